@@ -1,0 +1,75 @@
+"""The error classes domain code raises; the CLI boundary turns them into exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class CronpyError(Exception):
+    """Base of every error cronpy reports to a person. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 2
+
+
+class UsageError(CronpyError, ValueError):
+    """A command-line argument is wrong (bad time, unknown job, ...)."""
+
+
+class ScheduleError(CronpyError, ValueError):
+    """A schedule expression cannot be parsed or can never fire."""
+
+
+class DurationError(CronpyError, ValueError):
+    """A duration or size string is malformed."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a job file, located as precisely as we can."""
+
+    path: str
+    message: str
+    job: str | None = None
+    key: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        subject = ""
+        if self.job is not None:
+            subject = f"job {self.job!r}"
+            if self.key is not None:
+                subject += f", key {self.key!r}"
+        elif self.key is not None:
+            subject = f"key {self.key!r}"
+        return f"{where}: {subject + ': ' if subject else ''}{self.message}"
+
+
+class ConfigError(CronpyError):
+    """A job file is invalid. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class StateError(CronpyError):
+    """The state (database, lock, directory) is unavailable."""
+
+    exit_code = 3
+
+
+class LockHeldError(CronpyError):
+    """Another runner holds the state directory's lock."""
+
+    exit_code = 2
+
+
+class NoRunnerError(StateError):
+    """A command needs a live runner and there is none."""

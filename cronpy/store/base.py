@@ -1,0 +1,208 @@
+"""The store interface: everything the runner and the commands persist.
+
+Implementations: ``SqliteStore`` (one host) and, later, a PostgreSQL store (many hosts).
+Every method is handed the timestamps it writes; no store reads the clock.
+All datetimes in and out are aware and in UTC.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from ..model import Run, Status, Trigger
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the store remembers of a job, by name, across restarts and reloads."""
+
+    name: str
+    first_seen: datetime  # anchor of ``every`` schedules: the cadence survives restarts
+    cursor: datetime | None = None  # the latest occurrence already handled (run, skipped or missed)
+    next_run_at: datetime | None = None  # as last planned by a runner, for ``status``
+    run_count: int = 0  # starts counted against ``max_runs``
+    paused: bool = False
+    paused_until: datetime | None = None  # None with paused=True: until resumed
+    last_run_id: int | None = None
+    boot_id: str | None = None  # the boot on which ``@reboot`` last ran
+    retry_at: datetime | None = None  # a pending retry survives a restart
+    retry_attempt: int = 0  # the attempt number that retry_at will start
+    retry_scheduled_at: datetime | None = None  # the occurrence being retried
+    schedule: str = ""  # as written, for ``status``
+    timezone: str = ""
+    command: str = ""
+    present: bool = True  # still in the runner's job file
+
+
+@dataclass(frozen=True)
+class RunnerInfo:
+    id: int
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None = None
+    note: str | None = None  # e.g. "degraded: disk full, 3 writes pending"
+
+
+class ControlKind(StrEnum):
+    TRIGGER = "trigger"
+    CANCEL = "cancel"
+    RELOAD = "reload"
+    WAKE = "wake"  # pause/resume changed: replan
+
+
+@dataclass(frozen=True)
+class Control:
+    """A request from a command to the runner, persisted so it survives a runner that is down."""
+
+    id: int
+    kind: ControlKind
+    requested_at: datetime
+    job: str | None = None
+    run_id: int | None = None  # cancel: the run to stop; trigger: the run it started, once taken
+    taken_at: datetime | None = None
+    result: str | None = None  # what the runner did, in words (e.g. "unknown job", "not running")
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a started run ended."""
+
+    status: Status
+    ended_at: datetime
+    exit_code: int | None = None
+    signal: int | None = None
+    output_tail: str = ""
+    reason: str | None = None
+
+
+class Store(ABC):
+    # -- runners -----------------------------------------------------------------------------
+    @abstractmethod
+    def register_runner(self, host: str, pid: int, at: datetime) -> int: ...
+
+    @abstractmethod
+    def heartbeat(self, runner_id: int, at: datetime, note: str | None = None) -> None: ...
+
+    @abstractmethod
+    def unregister_runner(self, runner_id: int, at: datetime) -> None: ...
+
+    @abstractmethod
+    def live_runners(self) -> list[RunnerInfo]: ...
+
+    # -- jobs ----------------------------------------------------------------------------------
+    @abstractmethod
+    def job_states(self) -> dict[str, JobState]:
+        """Every job the store knows, present in the file or not, in name order."""
+
+    @abstractmethod
+    def job_state(self, name: str) -> JobState | None: ...
+
+    @abstractmethod
+    def save_job_states(self, states: Iterable[JobState]) -> None:
+        """Upsert, in one transaction. Pause fields are NOT written here (see set_paused)."""
+
+    # -- runs ----------------------------------------------------------------------------------
+    @abstractmethod
+    def claim_run(
+        self,
+        *,
+        job: str,
+        scheduled_at: datetime | None,
+        trigger: Trigger,
+        attempt: int,
+        started_at: datetime,
+        host: str,
+        runner_id: int,
+        log_path: str | None = None,
+    ) -> int | None:
+        """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
+        already has a record: the occurrence was claimed before. One atomic write, made before
+        the command starts. Also bumps the job's run_count and last_run_id."""
+
+    @abstractmethod
+    def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None: ...
+
+    @abstractmethod
+    def finish_run(self, run_id: int, finish: Finish) -> Run:
+        """Record the end of a started run and return the full record."""
+
+    @abstractmethod
+    def record(
+        self,
+        *,
+        job: str,
+        status: Status,
+        trigger: Trigger,
+        scheduled_at: datetime | None,
+        at: datetime,
+        host: str,
+        runner_id: int | None,
+        reason: str | None = None,
+        missed_count: int | None = None,
+        attempt: int = 1,
+    ) -> int | None:
+        """A complete record for an occurrence that did not start (skipped, missed, spawn_error).
+        Returns None when (job, scheduled_at, attempt) already has a record."""
+
+    @abstractmethod
+    def mark_lost(self, at: datetime, *, runner_ids: Sequence[int] | None = None) -> list[Run]:
+        """Turn ``running`` runs of the given runners (None: of every runner) into ``lost``."""
+
+    @abstractmethod
+    def get_run(self, run_id: int) -> Run | None: ...
+
+    @abstractmethod
+    def runs(
+        self,
+        job: str | None = None,
+        *,
+        limit: int = 20,
+        status: Status | None = None,
+        since: datetime | None = None,
+    ) -> list[Run]:
+        """Newest first (by id)."""
+
+    @abstractmethod
+    def running_runs(self) -> list[Run]: ...
+
+    @abstractmethod
+    def prune(self, job: str, *, keep_runs: int | None, older_than: datetime | None) -> list[str]:
+        """Delete the job's finished runs beyond the newest ``keep_runs`` or started before
+        ``older_than``; return their log paths (the caller deletes the files)."""
+
+    # -- pauses --------------------------------------------------------------------------------
+    @abstractmethod
+    def set_paused(self, names: Sequence[str], paused: bool, until: datetime | None) -> None: ...
+
+    # -- controls ------------------------------------------------------------------------------
+    @abstractmethod
+    def push_control(
+        self,
+        kind: ControlKind,
+        at: datetime,
+        *,
+        job: str | None = None,
+        run_id: int | None = None,
+    ) -> int: ...
+
+    @abstractmethod
+    def pending_controls(self) -> list[Control]:
+        """Untaken controls, oldest first."""
+
+    @abstractmethod
+    def complete_control(
+        self, control_id: int, at: datetime, *, run_id: int | None = None, result: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def get_control(self, control_id: int) -> Control | None: ...
+
+    # -- meta ----------------------------------------------------------------------------------
+    @abstractmethod
+    def close(self) -> None: ...
