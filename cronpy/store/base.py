@@ -105,7 +105,9 @@ class Store(ABC):
 
     @abstractmethod
     def save_job_states(self, states: Iterable[JobState]) -> None:
-        """Upsert, in one transaction. Pause fields are NOT written here (see set_paused)."""
+        """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor
+        are first_seen, run_count and last_run_id of a job already stored (claim_run and record
+        own the counters; first_seen anchors ``every`` cadences). A new job gets them all."""
 
     # -- runs ----------------------------------------------------------------------------------
     @abstractmethod
@@ -178,7 +180,9 @@ class Store(ABC):
 
     # -- pauses --------------------------------------------------------------------------------
     @abstractmethod
-    def set_paused(self, names: Sequence[str], paused: bool, until: datetime | None) -> None: ...
+    def set_paused(self, names: Sequence[str], paused: bool, until: datetime | None) -> None:
+        """Only the pause columns. Raises UsageError, changing nothing, when a name is not a
+        stored job. ``paused=False`` clears ``until``."""
 
     # -- controls ------------------------------------------------------------------------------
     @abstractmethod
@@ -204,5 +208,10 @@ class Store(ABC):
     def get_control(self, control_id: int) -> Control | None: ...
 
     # -- meta ----------------------------------------------------------------------------------
+    def maintain(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing needs doing
+        """Housekeeping kept off the hot path: the runner calls this when it is about to sleep
+        with nothing due for a while (SQLite folds its write-ahead log into the database here,
+        so that recording a run never pays for that fsync)."""
+
     @abstractmethod
     def close(self) -> None: ...

@@ -1,0 +1,51 @@
+"""Where runs, job states, pauses and controls persist. ``open_store`` picks the implementation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from .base import Control, ControlKind, Finish, JobState, RunnerInfo, Store
+
+__all__ = [
+    "Control",
+    "ControlKind",
+    "Finish",
+    "JobState",
+    "RunnerInfo",
+    "Store",
+    "open_store",
+]
+
+
+def open_store(state_dir: Path, url: str | None = None, *, readonly: bool = False) -> Store:
+    """The store named by ``url``; by default the SQLite file in ``state_dir``.
+
+    ``readonly`` is for read commands: nothing is created or migrated, and a missing
+    database raises StateError (exit 3).
+    """
+    # Imported here, not at the top: `import cronpy.store` stays cheap for code that only
+    # needs the records, and each backend loads only when chosen.
+    if url is None:
+        from ..state import db_path
+        from .sqlite import SqliteStore
+
+        return SqliteStore(db_path(state_dir), readonly=readonly)
+    if url.startswith("sqlite://"):
+        # sqlite:///var/lib/cronpy/state.db is the absolute path /var/lib/cronpy/state.db
+        from .sqlite import SqliteStore
+
+        path = url.removeprefix("sqlite://")
+        if not path:
+            raise UsageError(
+                f"store URL {url!r} names no file: expected sqlite:///path/to/state.db"
+            )
+        return SqliteStore(Path(path), readonly=readonly)
+    if url.startswith(("postgresql://", "postgres://")):
+        raise UsageError(
+            f"the PostgreSQL store is not available yet: cannot use {url.split('@')[-1]!r};"
+            " leave --store unset to use the SQLite state in the state directory"
+        )
+    raise UsageError(
+        f"unknown store URL {url!r}: expected sqlite:///path/to/state.db or postgresql://..."
+    )
