@@ -6,16 +6,18 @@ durations are float seconds; sizes are int bytes.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from .schedule import Schedule
+if TYPE_CHECKING:  # keeps croniter out of read commands that only touch runs
+    import random
+
+    from .schedule import Schedule
 
 
 class Missed(StrEnum):
@@ -100,7 +102,9 @@ class Retry:
             base = self.delay * (2 ** (n - 1))
         base = min(base, self.max_delay)
         if self.jitter:
-            base = (rng or random).uniform(0, base)
+            import random
+
+            base = (rng or random.Random()).uniform(0, base)
         return base
 
 

@@ -1,0 +1,780 @@
+"""The runner's decisions: which occurrence is due, missed, skipped or started, and what next.
+
+``Core`` is driven from outside: ``tick()`` does everything due at the clock's current time and
+``next_wakeup()`` says when it next has work. It never sleeps and never reads the real clock, so
+tests drive it with a ``FakeClock`` through hours of simulated time in milliseconds. The real-time
+loop around it lives in ``runner.py``.
+
+Invariants it keeps:
+- every occurrence leaves exactly one record (a run, or a skipped/missed record saying why not);
+- an occurrence is claimed in the store (one atomic write) before its command starts, and a claim
+  that already exists is never started again;
+- ``cursor`` (per job) is the latest occurrence already handled; planning is relative to it, never
+  to "now", so a wall clock stepping backwards cannot repeat a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from . import faults
+from . import schedule as sched
+from .launcher import LaunchRequest, Outcome
+from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
+from .store.base import Control, ControlKind, Finish, JobState, Store
+
+_TINY = timedelta(microseconds=1)
+REPLAY_LIMIT = 100
+DUE_BURST_LIMIT = 1000  # occurrences of one job handled one by one in a single tick
+
+Log = Callable[..., None]
+
+
+class LauncherLike(Protocol):
+    def start(self, req: LaunchRequest) -> int | Outcome: ...
+
+    def stop(self, run_id: int, reason: str, grace: float | None = None) -> None: ...
+
+    def drain(self) -> list[Outcome]: ...
+
+    def stop_all(self, reason: str, grace: float) -> None: ...
+
+    @property
+    def running(self) -> Mapping[int, int]: ...
+
+
+class Hooks(Protocol):
+    def fire(self, event: str, command: str, job: Job, run: Run) -> None: ...
+
+
+@dataclass
+class _Active:
+    run_id: int
+    scheduled_at: datetime | None
+    attempt: int
+    trigger: Trigger
+
+
+@dataclass
+class _Pending:
+    """A start waiting for its time (jitter) and for the job's running run to end."""
+
+    scheduled_at: datetime
+    trigger: Trigger
+    attempt: int = 1
+    not_before: datetime | None = None
+    control_id: int | None = None
+
+
+@dataclass
+class _JobRuntime:
+    job: Job
+    state: JobState
+    running: dict[int, _Active] = field(default_factory=dict)
+    pending: deque[_Pending] = field(default_factory=deque)
+    live_from: datetime | None = None  # occurrences before this were missed (paused or runner down)
+    failed_last: bool = False  # the last final result was a failure (for on_recovery)
+
+
+def jitter_offset(job: Job, occurrence: datetime) -> timedelta:
+    """A delay in [0, job.jitter) fixed per occurrence, so a restart does not re-draw it."""
+    if job.jitter <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(
+        f"{job.name}@{occurrence.isoformat()}".encode(), digest_size=8
+    ).digest()
+    fraction = int.from_bytes(digest, "big") / 2**64
+    return timedelta(seconds=fraction * job.jitter)
+
+
+class Core:
+    def __init__(
+        self,
+        job_file: JobFile,
+        store: Store,
+        launcher: LauncherLike,
+        clock: Any,
+        *,
+        runner_id: int,
+        host: str,
+        logs_dir: Path,
+        hooks: Hooks | None = None,
+        boot_id: str | None = None,
+        boot_time: datetime | None = None,
+        log: Log | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.clock = clock
+        self.runner_id = runner_id
+        self.host = host
+        self.logs_dir = logs_dir
+        self.hooks = hooks
+        self.boot_id = boot_id
+        self.boot_time = boot_time
+        self.log: Log = log or (lambda event, **fields: None)
+        self.rng = rng or random.Random()
+        self.job_file = job_file
+        self.jobs: dict[str, _JobRuntime] = {}
+        self.stopping = False
+        self._live_since: datetime | None = None
+        self._last_clock: tuple[datetime, float, float] | None = None
+        self._gap_reason = "runner was down"
+        self._controls_waiting = True
+        self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
+        self._dirty: set[str] = set()
+        self._touched: set[str] = set()
+        self._by_run: dict[int, str] = {}
+        # planning: one heap entry per job and planned instant; stale entries are skipped lazily
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._event: dict[str, datetime | None] = {}
+        self._seq = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Take over the state: adopt the jobs, close what a dead runner left, fire @reboot jobs."""
+        now = self.clock.now()
+        self._live_since = now
+        self._last_clock = (now, self.clock.monotonic(), self.clock.boottime())
+        self._adopt(self.job_file, now)
+        for run in self.store.mark_lost(now):
+            self.log("lost", job=run.job, run=run.id, reason=run.reason)
+            rt = self.jobs.get(run.job)
+            if rt is not None:
+                self._after_final(rt, run, now)
+        self._fire_reboot_jobs(now)
+        self._flush()
+
+    def reload(self, job_file: JobFile) -> None:
+        """Swap in a new job file: jobs keep state by name; running runs go on undisturbed."""
+        now = self.clock.now()
+        old = set(self.jobs)
+        self.job_file = job_file
+        self._adopt(job_file, now)
+        added = sorted(set(job_file.jobs) - old)
+        removed = sorted(old - set(job_file.jobs))
+        self.log("reloaded", jobs=len(job_file.jobs), added=added, removed=removed)
+        self._flush()
+
+    def begin_shutdown(self) -> None:
+        self.stopping = True
+        for rt in self.jobs.values():
+            rt.pending.clear()
+
+    # -- the tick --------------------------------------------------------------------------------
+    def tick(self) -> None:
+        now = self.clock.now()
+        self._detect_suspend(now)
+        self._collect_outcomes(now)
+        if not self.stopping:
+            if self._controls_waiting:
+                self._controls_waiting = False
+                self._take_controls(now)
+            while self._heap and self._heap[0][0] <= now:
+                when, _, name = heapq.heappop(self._heap)
+                if self._event.get(name) == when:
+                    self._event[name] = None
+                    self._touched.add(name)
+            for name in sorted(self._touched):
+                rt = self.jobs.get(name)
+                if rt is not None and name in self.job_file.jobs:
+                    self._service(rt, now)
+        self._flush()
+
+    def next_wakeup(self) -> datetime | None:
+        """The earliest instant at which ``tick`` has work (None: only an event can wake us)."""
+        if self.stopping:
+            return None
+        while self._heap and self._event.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def _replan(self, name: str) -> None:
+        rt = self.jobs.get(name)
+        when = self._next_event(rt) if rt is not None else None
+        if self._event.get(name) == when:
+            return
+        self._event[name] = when
+        if when is not None:
+            self._seq += 1
+            heapq.heappush(self._heap, (when, self._seq, name))
+
+    def controls_arrived(self) -> None:
+        """A command wrote a control; the next tick reads them (and only then: no polling)."""
+        self._controls_waiting = True
+
+    def wake(self) -> None:
+        """Commands changed the state (pause, resume): reread what they may write."""
+        now = self.clock.now()
+        for name, stored in self.store.job_states().items():
+            rt = self.jobs.get(name)
+            if rt is None:
+                continue
+            was_paused = self._paused(rt, now)
+            rt.state = replace(rt.state, paused=stored.paused, paused_until=stored.paused_until)
+            if was_paused and not self._paused(rt, now):
+                self._resumed(rt, now)
+            self._touched.add(name)
+        self._flush()
+
+    # -- adoption --------------------------------------------------------------------------------
+    def _adopt(self, job_file: JobFile, now: datetime) -> None:
+        stored = self.store.job_states()
+        for name, job in job_file.jobs.items():
+            rt = self.jobs.get(name)
+            state = rt.state if rt is not None else stored.get(name)
+            if state is None:
+                state = JobState(name=name, first_seen=now, cursor=now)
+            state = replace(
+                state,
+                cursor=state.cursor or now,
+                schedule=job.schedule.text,
+                timezone=str(job.timezone),
+                command=job.command if isinstance(job.command, str) else " ".join(job.command),
+                present=True,
+            )
+            if rt is None:
+                rt = _JobRuntime(job=job, state=state, live_from=self._live_since)
+                self.jobs[name] = rt
+            else:
+                rt.job = job
+                rt.state = state
+            self._dirty.add(name)
+            self._touched.add(name)
+        for name, rt in list(self.jobs.items()):
+            if name not in job_file.jobs:
+                rt.state = replace(rt.state, present=False, next_run_at=None)
+                self._dirty.add(name)
+                if not rt.running:
+                    del self.jobs[name]
+        for name, state in stored.items():
+            if name not in job_file.jobs and state.present and name not in self.jobs:
+                self.store.save_job_states([replace(state, present=False, next_run_at=None)])
+
+    def _fire_reboot_jobs(self, now: datetime) -> None:
+        if self.boot_id is None:
+            return
+        for rt in self.jobs.values():
+            if not getattr(rt.job.schedule, "is_reboot", False) or not rt.job.enabled:
+                continue
+            if rt.state.boot_id == self.boot_id:
+                continue
+            rt.state = replace(rt.state, boot_id=self.boot_id)
+            self._dirty.add(rt.job.name)
+            self._launch(rt, self.boot_time or now, Trigger.REBOOT, 1, now)
+
+    # -- clock -----------------------------------------------------------------------------------
+    def _detect_suspend(self, now: datetime) -> None:
+        """The machine slept when boot time moved on more than monotonic time: what fell due while
+        it slept was missed, not late. A wall-clock step alone (NTP) is neither."""
+        mono, boot = self.clock.monotonic(), self.clock.boottime()
+        if self._last_clock is not None:
+            _, mono0, boot0 = self._last_clock
+            slept = (boot - boot0) - (mono - mono0)
+            if slept > 1.0:
+                awake_since = now - timedelta(seconds=mono - mono0)
+                self._live_since = max(self._live_since or awake_since, awake_since)
+                self._gap_reason = "machine was asleep"
+                self._touched.update(self.jobs)
+                self.log("suspended", seconds=round(slept, 3), awake_since=awake_since.isoformat())
+        self._last_clock = (now, mono, boot)
+
+    # -- one job ---------------------------------------------------------------------------------
+    def _paused(self, rt: _JobRuntime, now: datetime) -> bool:
+        st = rt.state
+        return st.paused and (st.paused_until is None or st.paused_until > now)
+
+    def _holds_while_paused(self, rt: _JobRuntime) -> bool:
+        """Catch-up jobs hold their occurrences while paused; the missed policy decides on resume."""
+        return rt.job.missed is not Missed.SKIP
+
+    def _resumed(self, rt: _JobRuntime, now: datetime) -> None:
+        if self._holds_while_paused(rt):
+            rt.live_from = now
+        self.log("resumed", job=rt.job.name)
+
+    def _service(self, rt: _JobRuntime, now: datetime) -> None:
+        st = rt.state
+        if st.paused and st.paused_until is not None and st.paused_until <= now:
+            self.store.set_paused([rt.job.name], False, None)
+            rt.state = replace(st, paused=False, paused_until=None)
+            self._resumed(rt, now)
+        st = rt.state
+        if st.retry_at is not None and st.retry_at <= now and st.retry_scheduled_at is not None:
+            rt.pending.append(_Pending(st.retry_scheduled_at, Trigger.RETRY, st.retry_attempt))
+            rt.state = replace(st, retry_at=None)
+            self._dirty.add(rt.job.name)
+        self._occurrences(rt, now)
+        self._release_pending(rt, now)
+
+    def _exhausted(self, rt: _JobRuntime) -> bool:
+        return rt.job.max_runs is not None and rt.state.run_count >= rt.job.max_runs
+
+    def _next_occurrence(self, rt: _JobRuntime, after: datetime) -> datetime | None:
+        return rt.job.schedule.next_after(after, anchor=rt.state.first_seen)
+
+    def _occurrences(self, rt: _JobRuntime, now: datetime) -> None:
+        job = rt.job
+        if not job.enabled or self._exhausted(rt):
+            return
+        if self._paused(rt, now) and self._holds_while_paused(rt):
+            return
+        cursor = rt.state.cursor or now
+        boundary = max(t for t in (self._live_since, rt.live_from, cursor) if t is not None)
+        if cursor < boundary:
+            missed_end = min(boundary - _TINY, now)
+            self._missed(rt, cursor, missed_end, now)
+            cursor = rt.state.cursor or missed_end
+        handled = 0
+        occurrence = self._next_occurrence(rt, cursor)
+        while occurrence is not None and occurrence + jitter_offset(job, occurrence) <= now:
+            if handled >= DUE_BURST_LIMIT:
+                self._record_missed_range(rt, cursor, now, "too many due at once", now)
+                return
+            self._due(rt, occurrence, now)
+            cursor = occurrence
+            handled += 1
+            if self._exhausted(rt):
+                break
+            occurrence = self._next_occurrence(rt, cursor)
+
+    def _set_cursor(self, rt: _JobRuntime, cursor: datetime) -> None:
+        if rt.state.cursor is None or cursor > rt.state.cursor:
+            rt.state = replace(rt.state, cursor=cursor)
+            self._dirty.add(rt.job.name)
+
+    def _missed_reason(self, rt: _JobRuntime) -> str:
+        if (
+            rt.live_from is not None
+            and self._live_since is not None
+            and rt.live_from > self._live_since
+        ):
+            return "job was paused"
+        return self._gap_reason
+
+    def _missed(self, rt: _JobRuntime, start: datetime, end: datetime, now: datetime) -> None:
+        """Occurrences in (start, end] passed while nobody could run them: apply ``missed``."""
+        job = rt.job
+        reason = self._missed_reason(rt)
+        eligible_from = start
+        if job.missed is not Missed.SKIP and job.missed_deadline is not None:
+            eligible_from = max(start, now - timedelta(seconds=job.missed_deadline))
+        if job.missed is Missed.SKIP or eligible_from >= end:
+            self._record_missed_range(rt, start, end, reason, now)
+            return
+        if eligible_from > start:
+            self._record_missed_range(
+                rt, start, eligible_from, reason + ", past missed_deadline", now
+            )
+        if job.missed is Missed.CATCH_UP_ONCE:
+            latest = sched.previous_fire(
+                job.schedule, end, not_before=eligible_from + _TINY, anchor=rt.state.first_seen
+            )
+            if latest is None:
+                self._set_cursor(rt, end)
+                return
+            first, total = sched.count_between(
+                job.schedule, eligible_from, latest - _TINY, anchor=rt.state.first_seen, limit=1
+            )
+            if total:
+                self._record(
+                    rt,
+                    Status.MISSED,
+                    first[0],
+                    now,
+                    f"{reason}; caught up once",
+                    missed_count=total,
+                )
+            self._set_cursor(rt, latest)
+            rt.pending.append(
+                _Pending(latest, Trigger.CATCH_UP, not_before=now + jitter_offset(job, latest))
+            )
+            self.log("catch-up", job=job.name, scheduled_at=latest.isoformat(), missed=total + 1)
+            return
+        occurrences, total = sched.count_between(
+            job.schedule, eligible_from, end, anchor=rt.state.first_seen, limit=REPLAY_LIMIT
+        )
+        for occurrence in occurrences:
+            rt.pending.append(
+                _Pending(
+                    occurrence, Trigger.CATCH_UP, not_before=now + jitter_offset(job, occurrence)
+                )
+            )
+        if total > len(occurrences):
+            self._record_missed_range(
+                rt, occurrences[-1], end, f"{reason}; more than {REPLAY_LIMIT} to replay", now
+            )
+        self._set_cursor(rt, end)
+        self.log("replay", job=job.name, occurrences=len(occurrences), missed=total)
+
+    def _record_missed_range(
+        self, rt: _JobRuntime, start: datetime, end: datetime, reason: str, now: datetime
+    ) -> None:
+        """One ``missed`` record for every occurrence in (start, end]: how many, and the latest."""
+        _, total = sched.count_between(
+            rt.job.schedule, start, end, anchor=rt.state.first_seen, limit=0
+        )
+        if total:
+            latest = sched.previous_fire(
+                rt.job.schedule, end, not_before=start + _TINY, anchor=rt.state.first_seen
+            )
+            self._record(rt, Status.MISSED, latest or end, now, reason, missed_count=total)
+            self.log("missed", job=rt.job.name, count=total, reason=reason)
+        self._set_cursor(rt, end)
+
+    def _due(self, rt: _JobRuntime, occurrence: datetime, now: datetime) -> None:
+        """A regular occurrence is due; late if the runner was busy, which never makes it missed."""
+        job = rt.job
+        self._set_cursor(rt, occurrence)
+        if self._paused(rt, now):
+            self._record(rt, Status.SKIPPED, occurrence, now, SkipReason.PAUSED)
+            return
+        if job.window is not None and not job.window.allows(occurrence.astimezone(job.timezone)):
+            self._record(rt, Status.SKIPPED, occurrence, now, SkipReason.WINDOW)
+            return
+        self._start_or_overlap(rt, _Pending(occurrence, Trigger.SCHEDULE), now)
+
+    def _start_or_overlap(self, rt: _JobRuntime, start: _Pending, now: datetime) -> int | None:
+        """Start now, or apply the job's overlap policy when it is busy. Returns the run id."""
+        busy = bool(rt.running) or bool(rt.pending)
+        policy = rt.job.overlap
+        if not busy or policy is Overlap.ALLOW:
+            return self._launch(
+                rt, start.scheduled_at, start.trigger, start.attempt, now, start.control_id
+            )
+        if policy is Overlap.FORBID:
+            self._record(
+                rt,
+                Status.SKIPPED,
+                start.scheduled_at,
+                now,
+                SkipReason.OVERLAP,
+                trigger=start.trigger,
+            )
+            return None
+        if policy is Overlap.QUEUE:
+            if any(
+                p.trigger in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.AFTER) for p in rt.pending
+            ):
+                self._record(
+                    rt,
+                    Status.SKIPPED,
+                    start.scheduled_at,
+                    now,
+                    f"{SkipReason.OVERLAP}: a start is already queued",
+                    trigger=start.trigger,
+                )
+                return None
+            rt.pending.append(start)
+            return None
+        # replace: stop what runs, start this one once it has ended
+        for run_id in list(rt.running):
+            self.launcher.stop(run_id, "replaced")
+        for dropped in [p for p in rt.pending if p.trigger is not Trigger.RETRY]:
+            rt.pending.remove(dropped)
+            self._record(
+                rt,
+                Status.SKIPPED,
+                dropped.scheduled_at,
+                now,
+                f"{SkipReason.OVERLAP}: replaced by a newer start",
+                trigger=dropped.trigger,
+            )
+        rt.pending.append(start)
+        return None
+
+    def _release_pending(self, rt: _JobRuntime, now: datetime) -> None:
+        """Start queued, replayed, caught-up and retried runs one at a time, in order."""
+        while rt.pending and not rt.running and not self.stopping:
+            head = rt.pending[0]
+            if head.not_before is not None and head.not_before > now:
+                return
+            rt.pending.popleft()
+            self._launch(rt, head.scheduled_at, head.trigger, head.attempt, now, head.control_id)
+
+    def _next_event(self, rt: _JobRuntime) -> datetime | None:
+        times: list[datetime] = []
+        st, job = rt.state, rt.job
+        if st.paused and st.paused_until is not None:
+            times.append(st.paused_until)
+        if st.retry_at is not None:
+            times.append(st.retry_at)
+        if rt.pending and not rt.running and rt.pending[0].not_before is not None:
+            times.append(rt.pending[0].not_before)
+        held = st.paused and st.paused_until is None and self._holds_while_paused(rt)
+        if job.enabled and not self._exhausted(rt) and not held and job.name in self.job_file.jobs:
+            occurrence = rt.state.next_run_at
+            if occurrence is not None:
+                times.append(occurrence + jitter_offset(job, occurrence))
+        return min(times, default=None)
+
+    # -- starting and recording ------------------------------------------------------------------
+    def _record(
+        self,
+        rt: _JobRuntime,
+        status: Status,
+        scheduled_at: datetime,
+        now: datetime,
+        reason: str,
+        *,
+        missed_count: int | None = None,
+        trigger: Trigger = Trigger.SCHEDULE,
+    ) -> int | None:
+        run_id = self.store.record(
+            job=rt.job.name,
+            status=status,
+            trigger=trigger,
+            scheduled_at=scheduled_at,
+            at=now,
+            host=self.host,
+            runner_id=self.runner_id,
+            reason=str(reason),
+            missed_count=missed_count,
+        )
+        if status is Status.SKIPPED:
+            self.log(
+                "skipped",
+                job=rt.job.name,
+                scheduled_at=scheduled_at.isoformat(),
+                reason=str(reason),
+            )
+        return run_id
+
+    def _launch(
+        self,
+        rt: _JobRuntime,
+        scheduled_at: datetime,
+        trigger: Trigger,
+        attempt: int,
+        now: datetime,
+        control_id: int | None = None,
+    ) -> int | None:
+        if self.stopping:
+            return None
+        job = rt.job
+        started = self.clock.now()  # the tick began earlier; lateness is measured here
+        run_id = self.store.claim_run(
+            job=job.name,
+            scheduled_at=scheduled_at,
+            trigger=trigger,
+            attempt=attempt,
+            started_at=started,
+            host=self.host,
+            runner_id=self.runner_id,
+        )
+        if control_id is not None:
+            self.store.complete_control(
+                control_id, now, run_id=run_id, result="started" if run_id else "already claimed"
+            )
+        if run_id is None:
+            self.log("already-claimed", job=job.name, scheduled_at=scheduled_at.isoformat())
+            return None
+        rt.state = replace(rt.state, run_count=rt.state.run_count + 1, last_run_id=run_id)
+        self._dirty.add(job.name)
+        faults.point("after-claim")
+        log_dir = self.logs_dir / job.name
+        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_path = log_dir / f"{run_id}.log"
+        result = self.launcher.start(
+            LaunchRequest(
+                run_id=run_id,
+                job=job,
+                scheduled_at=scheduled_at,
+                attempt=attempt,
+                log_path=log_path,
+                extra_env={"CRONPY_TRIGGER": str(trigger)},
+            )
+        )
+        if isinstance(result, Outcome):
+            self.store.set_pid(run_id, 0, str(log_path) if log_path.exists() else None)
+            self.log("spawn-error", job=job.name, run=run_id, reason=result.reason)
+            self._finish(rt, _Active(run_id, scheduled_at, attempt, trigger), result, now)
+            return run_id
+        faults.point("after-spawn")
+        self.store.set_pid(run_id, result, str(log_path))
+        rt.running[run_id] = _Active(run_id, scheduled_at, attempt, trigger)
+        self._by_run[run_id] = job.name
+        lateness = (started - scheduled_at).total_seconds()
+        self.log(
+            "start",
+            job=job.name,
+            run=run_id,
+            pid=result,
+            trigger=str(trigger),
+            attempt=attempt,
+            lateness=round(lateness, 3),
+        )
+        return run_id
+
+    def _collect_outcomes(self, now: datetime) -> None:
+        for outcome in self.launcher.drain():
+            name = self._by_run.pop(outcome.run_id, None)
+            rt = self.jobs.get(name) if name is not None else None
+            if rt is None or name is None:
+                continue
+            active = rt.running.pop(outcome.run_id, None)
+            if active is None:
+                continue
+            self._touched.add(name)
+            self._finish(rt, active, outcome, now)
+            if name not in self.job_file.jobs and not rt.running:
+                del self.jobs[name]
+
+    def _finish(self, rt: _JobRuntime, active: _Active, outcome: Outcome, now: datetime) -> None:
+        faults.point("before-finish")
+        run = self.store.finish_run(
+            active.run_id,
+            Finish(
+                status=outcome.status,
+                ended_at=now,
+                exit_code=outcome.exit_code,
+                signal=outcome.signal,
+                output_tail=outcome.output_tail,
+                reason=outcome.reason,
+            ),
+        )
+        self.log(
+            "end",
+            job=rt.job.name,
+            run=run.id,
+            status=str(run.status),
+            exit_code=run.exit_code,
+            duration=run.duration,
+        )
+        self._after_final(rt, run, now)
+        self._prune(rt, now)
+
+    def _after_final(self, rt: _JobRuntime, run: Run, now: datetime) -> None:
+        """What follows an ended run: hooks, a retry, dependants (``after``)."""
+        job = rt.job
+        if run.status is Status.SUCCEEDED:
+            self._hook("on_success", job.on_success, job, run)
+            if rt.failed_last:
+                self._hook("on_recovery", job.on_recovery, job, run)
+            rt.failed_last = False
+            for other in self.jobs.values():
+                if job.name in other.job.after and not self.stopping:
+                    self._start_dependant(other, run, now)
+            return
+        if not run.status.is_failure:
+            return
+        self._hook("on_failure", job.on_failure, job, run)
+        if (
+            run.status.retryable
+            and run.attempt < job.retry.attempts
+            and not self.stopping
+            and run.scheduled_at is not None
+        ):
+            delay = job.retry.delay_before(run.attempt + 1, self.rng)
+            rt.state = replace(
+                rt.state,
+                retry_at=now + timedelta(seconds=delay),
+                retry_attempt=run.attempt + 1,
+                retry_scheduled_at=run.scheduled_at,
+            )
+            self._dirty.add(job.name)
+            self.log("retry-planned", job=job.name, attempt=run.attempt + 1, delay=round(delay, 3))
+            return
+        rt.failed_last = True
+        if rt.state.retry_at is not None and rt.state.retry_scheduled_at == run.scheduled_at:
+            rt.state = replace(rt.state, retry_at=None)
+            self._dirty.add(job.name)
+        self._hook("on_dead", job.on_dead, job, run)
+
+    def _start_dependant(self, rt: _JobRuntime, cause: Run, now: datetime) -> None:
+        at = cause.ended_at or now
+        if self._paused(rt, now):
+            self._record(rt, Status.SKIPPED, at, now, SkipReason.PAUSED, trigger=Trigger.AFTER)
+            return
+        self._start_or_overlap(rt, _Pending(at, Trigger.AFTER), now)
+
+    def _hook(self, event: str, command: str | None, job: Job, run: Run) -> None:
+        if command and self.hooks is not None:
+            self.hooks.fire(event, command, job, run)
+
+    def _prune(self, rt: _JobRuntime, now: datetime) -> None:
+        keep = rt.job.keep
+        older = now - timedelta(seconds=keep.age) if keep.age is not None else None
+        for path in self.store.prune(rt.job.name, keep_runs=keep.runs, older_than=older):
+            Path(path).unlink(missing_ok=True)
+
+    # -- controls --------------------------------------------------------------------------------
+    def _take_controls(self, now: datetime) -> None:
+        for control in self.store.pending_controls():
+            self._control(control, now)
+
+    def _control(self, control: Control, now: datetime) -> None:
+        kind = control.kind
+        if kind is ControlKind.TRIGGER:
+            rt = self.jobs.get(control.job or "")
+            if rt is not None:
+                self._touched.add(rt.job.name)
+            if rt is None or rt.job.name not in self.job_file.jobs:
+                self.store.complete_control(control.id, now, result=f"unknown job {control.job!r}")
+                return
+            pending = _Pending(control.requested_at, Trigger.MANUAL, control_id=control.id)
+            run_id = self._start_or_overlap(rt, pending, now)
+            if run_id is None and pending not in rt.pending:
+                self.store.complete_control(
+                    control.id, now, result=f"skipped: {rt.job.name} is already running"
+                )
+            return
+        if kind is ControlKind.CANCEL:
+            targets = self._cancel_targets(control)
+            for run_id in targets:
+                self.launcher.stop(run_id, "cancelled")
+            self.store.complete_control(
+                control.id,
+                now,
+                run_id=targets[0] if len(targets) == 1 else None,
+                result=f"cancelling {len(targets)} run(s)" if targets else "not running",
+            )
+            return
+        if kind is ControlKind.RELOAD:
+            self.store.complete_control(control.id, now, result=self.on_reload())
+            return
+        self.store.complete_control(control.id, now, result="ok")
+        self.wake()
+
+    def _cancel_targets(self, control: Control) -> list[int]:
+        if control.run_id is not None:
+            return [control.run_id] if control.run_id in self._by_run else []
+        rt = self.jobs.get(control.job or "")
+        return list(rt.running) if rt is not None else []
+
+    # -- persistence -----------------------------------------------------------------------------
+    def _flush(self) -> None:
+        """Save job states touched by this tick, with their next planned run, in one transaction,
+        and put every job this tick looked at back on the heap."""
+        changed: list[JobState] = []
+        for name in self._dirty:
+            rt = self.jobs.get(name)
+            if rt is None:
+                continue
+            rt.state = replace(rt.state, next_run_at=self._planned(rt))
+            changed.append(rt.state)
+        if changed:
+            self.store.save_job_states(changed)
+        for name in self._dirty | self._touched:
+            self._replan(name)
+        self._dirty.clear()
+        self._touched.clear()
+
+    def _planned(self, rt: _JobRuntime) -> datetime | None:
+        job = rt.job
+        if not job.enabled or self._exhausted(rt) or job.name not in self.job_file.jobs:
+            return None
+        return self._next_occurrence(rt, rt.state.cursor or self.clock.now())
+
+    def touch(self, names: Iterable[str] | None = None) -> None:
+        """Have the next tick look at these jobs (all by default)."""
+        self._touched.update(self.jobs if names is None else names)
