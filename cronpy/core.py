@@ -294,7 +294,7 @@ class Core:
         return st.paused and (st.paused_until is None or st.paused_until > now)
 
     def _holds_while_paused(self, rt: _JobRuntime) -> bool:
-        """Catch-up jobs hold their occurrences while paused; the missed policy decides on resume."""
+        """Catch-up jobs hold occurrences while paused; their missed policy decides on resume."""
         return rt.job.missed is not Missed.SKIP
 
     def _resumed(self, rt: _JobRuntime, now: datetime) -> None:

@@ -15,5 +15,5 @@ _ARMED = os.environ.get("CRONPY_FAULT") or None
 
 
 def point(name: str) -> None:
-    if _ARMED is not None and _ARMED == name:
+    if _ARMED is not None and name == _ARMED:
         os.kill(os.getpid(), signal.SIGKILL)

@@ -33,7 +33,7 @@ class _Itimerspec(ctypes.Structure):
 
 
 class WallTimer:
-    """One armed instant at a time. ``fileno()`` becomes readable when it passes or the clock is set."""
+    """One armed instant at a time; readable when it passes or when the clock is set."""
 
     def __init__(self) -> None:
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -68,7 +68,7 @@ class WallTimer:
         self.armed = when
 
     def consume(self) -> bool:
-        """Acknowledge a wake-up. True when the wall clock was set (everything must be replanned)."""
+        """Acknowledge a wake-up. True when the wall clock was set (replan everything)."""
         try:
             os.read(self._fd, 8)
         except BlockingIOError:
