@@ -15,6 +15,7 @@ Invariants it keeps:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import random
@@ -27,11 +28,13 @@ from typing import Any, Protocol
 
 from . import faults
 from . import schedule as sched
+from .errors import StateError
 from .launcher import LaunchRequest, Outcome
 from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
 from .store.base import Control, ControlKind, Finish, JobState, Store
 
 _TINY = timedelta(microseconds=1)
+STORE_RETRY = timedelta(seconds=5)  # how soon a failed state write is tried again
 REPLAY_LIMIT = 100
 DUE_BURST_LIMIT = 1000  # occurrences of one job handled one by one in a single tick
 
@@ -61,6 +64,7 @@ class _Active:
     scheduled_at: datetime | None
     attempt: int
     trigger: Trigger
+    started_at: datetime
 
 
 @dataclass
@@ -130,6 +134,11 @@ class Core:
         self._last_clock: tuple[datetime, float, float] | None = None
         self._gap_reason = "runner was down"
         self._controls_waiting = True
+        # writes the store refused (disk full, database locked): kept in order, retried
+        self._backlog: deque[tuple[str, Callable[[], object]]] = deque()
+        self._store_retry_at: datetime | None = None
+        self.degraded: str | None = None
+        self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
         self._dirty: set[str] = set()
         self._touched: set[str] = set()
@@ -174,9 +183,11 @@ class Core:
     def tick(self) -> None:
         now = self.clock.now()
         self._detect_suspend(now)
+        if self._backlog and (self._store_retry_at is None or self._store_retry_at <= now):
+            self._replay_backlog()
         self._collect_outcomes(now)
         if not self.stopping:
-            if self._controls_waiting:
+            if self._controls_waiting and not self._backlog:
                 self._controls_waiting = False
                 self._take_controls(now)
             while self._heap and self._heap[0][0] <= now:
@@ -196,7 +207,47 @@ class Core:
             return None
         while self._heap and self._event.get(self._heap[0][2]) != self._heap[0][0]:
             heapq.heappop(self._heap)
-        return self._heap[0][0] if self._heap else None
+        planned = self._heap[0][0] if self._heap else None
+        if self._backlog and self._store_retry_at is not None:
+            return min(planned or self._store_retry_at, self._store_retry_at)
+        return planned
+
+    # -- a store that refuses writes -------------------------------------------------------------
+    def _write(self, what: str, write: Callable[[], object]) -> None:
+        """Write now or, once the store has refused a write, queue behind it in order.
+
+        A full disk or a locked database must not stop the schedule: runs go on, their
+        records wait in memory and are written when the store takes writes again."""
+        if not self._backlog:
+            try:
+                write()
+                return
+            except StateError as exc:
+                self._degrade(what, exc)
+        self._backlog.append((what, write))
+
+    def _degrade(self, what: str, exc: StateError) -> None:
+        self._store_retry_at = self.clock.now() + STORE_RETRY
+        note = f"state writes failing ({what}: {exc}); retrying every {STORE_RETRY.seconds}s"
+        if note != self.degraded:
+            self.degraded = note
+            self.log("degraded", write=what, reason=str(exc), pending=len(self._backlog) + 1)
+            self.on_degraded(note)
+
+    def _replay_backlog(self) -> None:
+        while self._backlog:
+            what, write = self._backlog[0]
+            try:
+                write()
+            except StateError as exc:
+                self._degrade(what, exc)
+                return
+            self._backlog.popleft()
+        self._store_retry_at = None
+        if self.degraded is not None:
+            self.degraded = None
+            self.log("recovered")
+            self.on_degraded(None)
 
     def _replan(self, name: str) -> None:
         rt = self.jobs.get(name)
@@ -215,7 +266,12 @@ class Core:
     def wake(self) -> None:
         """Commands changed the state (pause, resume): reread what they may write."""
         now = self.clock.now()
-        for name, stored in self.store.job_states().items():
+        try:
+            states = self.store.job_states()
+        except StateError as exc:
+            self._degrade("read pauses", exc)
+            return
+        for name, stored in states.items():
             rt = self.jobs.get(name)
             if rt is None:
                 continue
@@ -305,7 +361,7 @@ class Core:
     def _service(self, rt: _JobRuntime, now: datetime) -> None:
         st = rt.state
         if st.paused and st.paused_until is not None and st.paused_until <= now:
-            self.store.set_paused([rt.job.name], False, None)
+            self._write("pause expiry", lambda: self.store.set_paused([rt.job.name], False, None))
             rt.state = replace(st, paused=False, paused_until=None)
             self._resumed(rt, now)
         st = rt.state
@@ -528,26 +584,25 @@ class Core:
         *,
         missed_count: int | None = None,
         trigger: Trigger = Trigger.SCHEDULE,
-    ) -> int | None:
-        run_id = self.store.record(
-            job=rt.job.name,
-            status=status,
-            trigger=trigger,
-            scheduled_at=scheduled_at,
-            at=now,
-            host=self.host,
-            runner_id=self.runner_id,
-            reason=str(reason),
-            missed_count=missed_count,
-        )
-        if status is Status.SKIPPED:
-            self.log(
-                "skipped",
-                job=rt.job.name,
-                scheduled_at=scheduled_at.isoformat(),
+    ) -> None:
+        name = rt.job.name
+
+        def write() -> None:
+            self.store.record(
+                job=name,
+                status=status,
+                trigger=trigger,
+                scheduled_at=scheduled_at,
+                at=now,
+                host=self.host,
+                runner_id=self.runner_id,
                 reason=str(reason),
+                missed_count=missed_count,
             )
-        return run_id
+
+        self._write(str(status), write)
+        if status is Status.SKIPPED:
+            self.log("skipped", job=name, scheduled_at=scheduled_at.isoformat(), reason=str(reason))
 
     def _launch(
         self,
@@ -562,19 +617,30 @@ class Core:
             return None
         job = rt.job
         started = self.clock.now()  # the tick began earlier; lateness is measured here
-        run_id = self.store.claim_run(
-            job=job.name,
-            scheduled_at=scheduled_at,
-            trigger=trigger,
-            attempt=attempt,
-            started_at=started,
-            host=self.host,
-            runner_id=self.runner_id,
-        )
-        if control_id is not None:
-            self.store.complete_control(
-                control_id, now, run_id=run_id, result="started" if run_id else "already claimed"
+        try:
+            if self._backlog:
+                raise StateError("earlier state writes are still pending")
+            run_id = self.store.claim_run(
+                job=job.name,
+                scheduled_at=scheduled_at,
+                trigger=trigger,
+                attempt=attempt,
+                started_at=started,
+                host=self.host,
+                runner_id=self.runner_id,
             )
+        except StateError as exc:
+            # No claim, no start: that is what keeps "exactly once". Try again shortly; the
+            # run starts late (lateness recorded) once the store takes writes again.
+            if not self._backlog:
+                self._degrade("claim", exc)
+            retry_at = self._store_retry_at or now + STORE_RETRY
+            rt.pending.appendleft(_Pending(scheduled_at, trigger, attempt, retry_at, control_id))
+            self._touched.add(job.name)
+            return None
+        if control_id is not None:
+            said = "started" if run_id else "already claimed"
+            self._complete(control_id, now, run_id=run_id, result=said)
         if run_id is None:
             self.log("already-claimed", job=job.name, scheduled_at=scheduled_at.isoformat())
             return None
@@ -582,7 +648,9 @@ class Core:
         self._dirty.add(job.name)
         faults.point("after-claim")
         log_dir = self.logs_dir / job.name
-        log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # if this fails the launcher cannot create the log either: a spawn_error saying why
+        with contextlib.suppress(OSError):
+            log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_path = log_dir / f"{run_id}.log"
         result = self.launcher.start(
             LaunchRequest(
@@ -594,14 +662,17 @@ class Core:
                 extra_env={"CRONPY_TRIGGER": str(trigger)},
             )
         )
+        active = _Active(run_id, scheduled_at, attempt, trigger, started)
         if isinstance(result, Outcome):
-            self.store.set_pid(run_id, 0, str(log_path) if log_path.exists() else None)
+            kept = str(log_path) if log_path.exists() else None
+            self._write("pid", lambda: self.store.set_pid(run_id, 0, kept))
             self.log("spawn-error", job=job.name, run=run_id, reason=result.reason)
-            self._finish(rt, _Active(run_id, scheduled_at, attempt, trigger), result, now)
+            self._finish(rt, active, result, now)
             return run_id
         faults.point("after-spawn")
-        self.store.set_pid(run_id, result, str(log_path))
-        rt.running[run_id] = _Active(run_id, scheduled_at, attempt, trigger)
+        pid = result
+        self._write("pid", lambda: self.store.set_pid(run_id, pid, str(log_path)))
+        rt.running[run_id] = active
         self._by_run[run_id] = job.name
         lateness = (started - scheduled_at).total_seconds()
         self.log(
@@ -631,17 +702,31 @@ class Core:
 
     def _finish(self, rt: _JobRuntime, active: _Active, outcome: Outcome, now: datetime) -> None:
         faults.point("before-finish")
-        run = self.store.finish_run(
-            active.run_id,
-            Finish(
-                status=outcome.status,
-                ended_at=now,
-                exit_code=outcome.exit_code,
-                signal=outcome.signal,
-                output_tail=outcome.output_tail,
-                reason=outcome.reason,
-            ),
+        finish = Finish(
+            status=outcome.status,
+            ended_at=now,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            output_tail=outcome.output_tail,
+            reason=outcome.reason,
         )
+        run = Run(
+            id=active.run_id,
+            job=rt.job.name,
+            status=finish.status,
+            trigger=active.trigger,
+            scheduled_at=active.scheduled_at,
+            started_at=active.started_at,
+            ended_at=now,
+            exit_code=finish.exit_code,
+            signal=finish.signal,
+            attempt=active.attempt,
+            host=self.host,
+            pid=outcome.pid,
+            reason=finish.reason,
+            output_tail=finish.output_tail,
+        )
+        self._write("finish", lambda: self.store.finish_run(run.id, finish))
         self.log(
             "end",
             job=rt.job.name,
@@ -704,12 +789,25 @@ class Core:
     def _prune(self, rt: _JobRuntime, now: datetime) -> None:
         keep = rt.job.keep
         older = now - timedelta(seconds=keep.age) if keep.age is not None else None
-        for path in self.store.prune(rt.job.name, keep_runs=keep.runs, older_than=older):
+        if self._backlog:
+            return  # pruning can wait for a store that takes writes
+        try:
+            paths = self.store.prune(rt.job.name, keep_runs=keep.runs, older_than=older)
+        except StateError as exc:
+            self._degrade("prune", exc)
+            return
+        for path in paths:
             Path(path).unlink(missing_ok=True)
 
     # -- controls --------------------------------------------------------------------------------
     def _take_controls(self, now: datetime) -> None:
-        for control in self.store.pending_controls():
+        try:
+            controls = self.store.pending_controls()
+        except StateError as exc:
+            self._controls_waiting = True
+            self._degrade("read controls", exc)
+            return
+        for control in controls:
             self._control(control, now)
 
     def _control(self, control: Control, now: datetime) -> None:
@@ -719,20 +817,18 @@ class Core:
             if rt is not None:
                 self._touched.add(rt.job.name)
             if rt is None or rt.job.name not in self.job_file.jobs:
-                self.store.complete_control(control.id, now, result=f"unknown job {control.job!r}")
+                self._complete(control.id, now, result=f"unknown job {control.job!r}")
                 return
             pending = _Pending(control.requested_at, Trigger.MANUAL, control_id=control.id)
             run_id = self._start_or_overlap(rt, pending, now)
             if run_id is None and pending not in rt.pending:
-                self.store.complete_control(
-                    control.id, now, result=f"skipped: {rt.job.name} is already running"
-                )
+                self._complete(control.id, now, result=f"skipped: {rt.job.name} is already running")
             return
         if kind is ControlKind.CANCEL:
             targets = self._cancel_targets(control)
             for run_id in targets:
                 self.launcher.stop(run_id, "cancelled")
-            self.store.complete_control(
+            self._complete(
                 control.id,
                 now,
                 run_id=targets[0] if len(targets) == 1 else None,
@@ -740,10 +836,18 @@ class Core:
             )
             return
         if kind is ControlKind.RELOAD:
-            self.store.complete_control(control.id, now, result=self.on_reload())
+            self._complete(control.id, now, result=self.on_reload())
             return
-        self.store.complete_control(control.id, now, result="ok")
+        self._complete(control.id, now, result="ok")
         self.wake()
+
+    def _complete(
+        self, control_id: int, now: datetime, *, run_id: int | None = None, result: str
+    ) -> None:
+        self._write(
+            "control",
+            lambda: self.store.complete_control(control_id, now, run_id=run_id, result=result),
+        )
 
     def _cancel_targets(self, control: Control) -> list[int]:
         if control.run_id is not None:
@@ -763,7 +867,7 @@ class Core:
             rt.state = replace(rt.state, next_run_at=self._planned(rt))
             changed.append(rt.state)
         if changed:
-            self.store.save_job_states(changed)
+            self._write("job states", lambda: self.store.save_job_states(changed))
         for name in self._dirty | self._touched:
             self._replan(name)
         self._dirty.clear()

@@ -8,6 +8,7 @@ There is no periodic timer. Signal handlers only set flags (the wake-up fd inter
 from __future__ import annotations
 
 import contextlib
+import contextlib
 import json
 import os
 import selectors
@@ -27,7 +28,15 @@ from .core import Core
 from .errors import ConfigError, CronpyError
 from .launcher import Launcher
 from .model import Job, JobFile, Run
-from .state import RunnerLock, ensure_state_dir, logs_dir, wake_socket_path
+from .state import (
+    RunnerLock,
+    ensure_state_dir,
+    holder_path,
+    logs_dir,
+    read_holder,
+    wake_socket_path,
+    write_private,
+)
 from .store import open_store
 from .walltimer import make_wall_timer
 
@@ -186,6 +195,7 @@ class Runner:
             log=log,
         )
         self.core.on_reload = self.reload
+        self.core.on_degraded = self._on_degraded
         self.wall_timer = make_wall_timer()
         if self.wall_timer is not None:
             self.selector.register(self.wall_timer, selectors.EVENT_READ, self._on_wall_timer)
@@ -245,6 +255,16 @@ class Runner:
         if self.wall_timer.consume():
             self.log("clock-set", now=self.clock.now().isoformat())
             self.core.touch()
+
+    def _on_degraded(self, note: str | None) -> None:
+        """Say it where ``cronpy status`` and systemd look even while the database is unusable:
+        the lock holder's small file, and sd_notify STATUS."""
+        sd_notify(f"STATUS=degraded: {note}" if note else "STATUS=running")
+        holder = read_holder(self.state_dir)
+        if holder is not None:
+            record = {**holder, "degraded": note}
+            with contextlib.suppress(OSError):
+                write_private(holder_path(self.state_dir), json.dumps(record) + "\n")
 
     def reload(self) -> str:
         try:

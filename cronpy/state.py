@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from .errors import LockHeldError, StateError
 
@@ -106,6 +106,7 @@ class Holder(TypedDict):
     pid: int | None
     host: str | None
     started_at: str | None  # ISO 8601 with offset
+    degraded: NotRequired[str | None]  # what the runner cannot do right now (state writes failing)
 
 
 def read_holder(state_dir: Path) -> Holder | None:
@@ -117,10 +118,12 @@ def read_holder(state_dir: Path) -> Holder | None:
     if not isinstance(data, dict):
         return None
     pid, host, started_at = data.get("pid"), data.get("host"), data.get("started_at")
+    degraded = data.get("degraded")
     return Holder(
         pid=pid if isinstance(pid, int) else None,
         host=host if isinstance(host, str) else None,
         started_at=started_at if isinstance(started_at, str) else None,
+        degraded=degraded if isinstance(degraded, str) else None,
     )
 
 
@@ -200,7 +203,7 @@ class RunnerLock:
         started = (since or datetime.now(UTC)).astimezone(UTC)
         holder = Holder(pid=self.pid, host=self.host, started_at=started.isoformat())
         try:
-            _write_private(holder_path(self.state_dir), json.dumps(holder) + "\n")
+            write_private(holder_path(self.state_dir), json.dumps(holder) + "\n")
         except OSError as exc:
             lock.release()
             raise StateError(f"cannot write {holder_path(self.state_dir)}: {exc.strerror}") from exc
@@ -239,7 +242,7 @@ class RunnerLock:
         self.release()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write a 0600 file atomically (a reader sees the old content or the new, never half)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)

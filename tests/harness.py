@@ -12,6 +12,7 @@ from cronpy.config import parse_job_file
 from cronpy.core import Core
 from cronpy.launcher import LaunchRequest, Outcome
 from cronpy.model import Job, Run, Status
+from cronpy.errors import StateError
 from cronpy.store.sqlite import SqliteStore
 
 
@@ -98,7 +99,7 @@ class Harness:
         self.tmp_path = tmp_path
         self.toml = toml
         self.clock = FakeClock(start)
-        self.store = SqliteStore(tmp_path / "state.db")
+        self.store = FlakyStore(SqliteStore(tmp_path / "state.db"))
         self.hooks = RecordingHooks()
         self.events: list[tuple[str, dict[str, object]]] = []
         self.launcher = FakeLauncher(self.clock)
@@ -156,3 +157,28 @@ class Harness:
 
     def statuses(self, job: str | None = None) -> list[str]:
         return [str(r.status) for r in self.runs(job)]
+
+
+class FlakyStore:
+    """A store whose writes fail while ``broken`` is set, as on a full disk."""
+
+    READS = frozenset({"job_states", "job_state", "get_run", "runs", "running_runs",
+                       "get_control", "live_runners", "pending_controls"})
+
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self.broken = False
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._store, name)
+        if name in self.READS or not callable(attr):
+            return attr
+
+        def write(*args: object, **kwargs: object) -> object:
+            if self.broken:
+                self.refused += 1
+                raise StateError(f"{name}: database or disk is full")
+            return attr(*args, **kwargs)
+
+        return write

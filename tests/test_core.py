@@ -478,3 +478,38 @@ def test_every_job_catch_up_keeps_its_cadence(tmp_path: Path) -> None:
     assert [(str(r.status), r.missed_count) for r in runs] == [("missed", 3), ("succeeded", None)]
     assert runs[1].scheduled_at == utc("2026-05-01T00:28:00Z")
     assert runs[0].scheduled_at == utc("2026-05-01T00:07:00Z")
+
+
+def test_a_full_disk_delays_starts_until_the_claim_can_be_written(tmp_path: Path) -> None:
+    h = Harness(tmp_path, HOURLY, utc("2026-05-01T00:30:00Z"))
+    h.store.broken = True
+    h.run_until(utc("2026-05-01T01:00:20Z"))
+    assert h.launcher.started == []  # no claim, no start: never a run the state cannot record
+    assert h.core.degraded is not None and "disk is full" in h.core.degraded
+    assert any(event == "degraded" for event, _ in h.events)
+    assert h.core.next_wakeup() <= utc("2026-05-01T01:00:25Z")  # type: ignore[operator]
+    h.store.broken = False
+    h.run_until(utc("2026-05-01T01:30:00Z"))
+    runs = h.runs()
+    assert [(str(r.status), r.scheduled_at) for r in runs] == [
+        ("succeeded", utc("2026-05-01T01:00:00Z"))]
+    assert 20 <= runs[0].lateness <= 25  # type: ignore[operator]
+    assert h.core.degraded is None
+    assert any(event == "recovered" for event, _ in h.events)
+
+
+def test_records_made_while_the_store_refuses_writes_are_written_later_in_order(
+    tmp_path: Path,
+) -> None:
+    toml = HOURLY.replace("0 * * * *", "every 1m")
+    h = Harness(tmp_path, toml, utc("2026-05-01T00:00:00Z"))
+    h.launcher.durations["hourly"] = 150
+    h.run_until(utc("2026-05-01T00:01:10Z"))  # 00:01 is running until 00:03:30
+    h.store.broken = True
+    h.run_until(utc("2026-05-01T00:03:40Z"))  # 00:02 and 00:03 skipped, 00:01 ends: all unwritten
+    assert h.statuses() == ["running"]
+    assert h.store.refused > 0
+    h.store.broken = False
+    h.run_until(utc("2026-05-01T00:03:50Z"))
+    assert h.statuses() == ["succeeded", "skipped", "skipped"]
+    assert h.runs()[0].ended_at == utc("2026-05-01T00:03:30Z")
