@@ -55,7 +55,13 @@ class LauncherLike(Protocol):
 
 
 class Hooks(Protocol):
-    def fire(self, event: str, command: str, job: Job, run: Run) -> None: ...
+    """What runs beside a job: its ``on_*`` commands and ``notify`` targets."""
+
+    def started(self, job: Job, run_id: int) -> None: ...
+
+    def fire(self, event: str, job: Job, run: Run) -> None:
+        """``event`` is on_success, on_failure, on_dead or on_recovery."""
+        ...
 
 
 @dataclass
@@ -674,6 +680,8 @@ class Core:
         self._write("pid", lambda: self.store.set_pid(run_id, pid, str(log_path)))
         rt.running[run_id] = active
         self._by_run[run_id] = job.name
+        if self.hooks is not None:
+            self.hooks.started(job, run_id)
         lateness = (started - scheduled_at).total_seconds()
         self.log(
             "start",
@@ -742,9 +750,9 @@ class Core:
         """What follows an ended run: hooks, a retry, dependants (``after``)."""
         job = rt.job
         if run.status is Status.SUCCEEDED:
-            self._hook("on_success", job.on_success, job, run)
+            self._hook("on_success", job, run)
             if rt.failed_last:
-                self._hook("on_recovery", job.on_recovery, job, run)
+                self._hook("on_recovery", job, run)
             rt.failed_last = False
             for other in self.jobs.values():
                 if job.name in other.job.after and not self.stopping:
@@ -752,7 +760,7 @@ class Core:
             return
         if not run.status.is_failure:
             return
-        self._hook("on_failure", job.on_failure, job, run)
+        self._hook("on_failure", job, run)
         if (
             run.status.retryable
             and run.attempt < job.retry.attempts
@@ -773,7 +781,7 @@ class Core:
         if rt.state.retry_at is not None and rt.state.retry_scheduled_at == run.scheduled_at:
             rt.state = replace(rt.state, retry_at=None)
             self._dirty.add(job.name)
-        self._hook("on_dead", job.on_dead, job, run)
+        self._hook("on_dead", job, run)
 
     def _start_dependant(self, rt: _JobRuntime, cause: Run, now: datetime) -> None:
         at = cause.ended_at or now
@@ -782,9 +790,9 @@ class Core:
             return
         self._start_or_overlap(rt, _Pending(at, Trigger.AFTER), now)
 
-    def _hook(self, event: str, command: str | None, job: Job, run: Run) -> None:
-        if command and self.hooks is not None:
-            self.hooks.fire(event, command, job, run)
+    def _hook(self, event: str, job: Job, run: Run) -> None:
+        if self.hooks is not None:
+            self.hooks.fire(event, job, run)
 
     def _prune(self, rt: _JobRuntime, now: datetime) -> None:
         keep = rt.job.keep

@@ -8,16 +8,12 @@ There is no periodic timer. Signal handlers only set flags (the wake-up fd inter
 from __future__ import annotations
 
 import contextlib
-import contextlib
 import json
 import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -26,8 +22,9 @@ from .clock import SystemClock
 from .config import load_job_file
 from .core import Core
 from .errors import ConfigError, CronpyError
+from .hooks import JobHooks
 from .launcher import Launcher
-from .model import Job, JobFile, Run
+from .model import JobFile
 from .state import (
     RunnerLock,
     ensure_state_dir,
@@ -67,47 +64,6 @@ class EventLog:
 def _text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return json.dumps(text) if (" " in text or not text) else text
-
-
-class ShellHooks:
-    """Runs ``on_failure``/``on_dead``/... commands with the run's details in ``CRONPY_*``.
-
-    A hook is fire-and-forget: its own thread reaps it so no zombie is left and the loop never
-    waits for it."""
-
-    def __init__(self, log: Callable[..., None]) -> None:
-        self.log = log
-
-    def fire(self, event: str, command: str, job: Job, run: Run) -> None:
-        env = dict(os.environ)
-        env.update(job.env)
-        env.update(
-            {
-                "CRONPY_EVENT": event,
-                "CRONPY_JOB": job.name,
-                "CRONPY_RUN_ID": str(run.id),
-                "CRONPY_STATUS": str(run.status),
-                "CRONPY_EXIT_CODE": "" if run.exit_code is None else str(run.exit_code),
-                "CRONPY_ATTEMPT": str(run.attempt),
-                "CRONPY_SCHEDULED_AT": run.scheduled_at.isoformat() if run.scheduled_at else "",
-                "CRONPY_REASON": run.reason or "",
-                "CRONPY_OUTPUT_TAIL": run.output_tail[-2000:],
-            }
-        )
-        try:
-            proc = subprocess.Popen(
-                [job.shell, "-c", command],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            self.log("hook-error", job=job.name, hook=event, reason=str(exc))
-            return
-        self.log("hook", job=job.name, hook=event, pid=proc.pid)
-        threading.Thread(target=proc.wait, daemon=True).start()
 
 
 def sd_notify(message: str) -> None:
@@ -189,7 +145,7 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            hooks=ShellHooks(log),
+            hooks=JobHooks(log),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,

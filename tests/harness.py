@@ -90,7 +90,10 @@ class FakeLauncher:
 class RecordingHooks:
     fired: list[tuple[str, str, int]] = field(default_factory=list)
 
-    def fire(self, event: str, command: str, job: Job, run: Run) -> None:
+    def started(self, job: Job, run_id: int) -> None:
+        self.fired.append(("started", job.name, run_id))
+
+    def fire(self, event: str, job: Job, run: Run) -> None:
         self.fired.append((event, job.name, run.id))
 
 

@@ -245,7 +245,8 @@ def test_retries_then_dead_letter(tmp_path: Path) -> None:
     ]
     assert all(r.scheduled_at == utc("2026-05-01T03:00:00Z") for r in runs)
     assert runs[1].started_at == runs[0].ended_at + timedelta(seconds=30)  # type: ignore[operator]
-    assert [e for e, _, _ in h.hooks.fired] == ["on_failure"] * 3 + ["on_dead"]
+    events = [e for e, _, _ in h.hooks.fired]
+    assert events == ["started", "on_failure"] * 3 + ["on_dead"]
     h.launcher.exit_codes["flaky"] = 0
     h.run_until(utc("2026-05-02T04:00:00Z"))
     assert [e for e, _, _ in h.hooks.fired][-1] == "on_recovery"
