@@ -21,7 +21,7 @@ class Clock(Protocol):
         ...
 
     def boottime(self) -> float:
-        """Seconds since boot, suspend included: boottime - monotonic grows while the machine sleeps."""
+        """Seconds since boot, suspend included: it outruns monotonic while the machine sleeps."""
         ...
 
 
@@ -69,7 +69,7 @@ class FakeClock:
         self._boot += seconds
 
     def jump_wall(self, seconds: float) -> None:
-        """A wall-clock step (NTP, suspend/resume, manual date change) with no monotonic time passing."""
+        """A wall-clock step (NTP, manual date change) with no monotonic time passing."""
         self._wall += timedelta(seconds=seconds)
 
     def set(self, when: datetime) -> None:

@@ -19,7 +19,7 @@ _SIZE_UNITS = {
     "MiB": 1024**2,
     "GiB": 1024**3,
 }
-_SIZE = re.compile(r"(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)")
+_SIZE = re.compile(r"(\d+)(B|KB|MB|GB|KiB|MiB|GiB)")
 
 
 def parse_duration(text: str) -> float:
@@ -34,7 +34,7 @@ def parse_duration(text: str) -> float:
     order = [_UNIT_SECONDS[u] for u in units]
     if len(set(units)) != len(units) or order != sorted(order, reverse=True):
         raise DurationError(
-            f"invalid duration {text!r}: each unit may appear once, largest first (as in \"1h30m\")"
+            f'invalid duration {text!r}: each unit may appear once, largest first (as in "1h30m")'
         )
     return float(sum(int(n) * _UNIT_SECONDS[u] for n, u in parts))
 
@@ -58,7 +58,7 @@ def format_duration(seconds: float) -> str:
         return f"{seconds:.2f}s".replace(".00s", "s")
     if seconds < 60:
         return f"{seconds:.0f}s"
-    whole = int(round(seconds))
+    whole = round(seconds)
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)

@@ -10,9 +10,9 @@ from pathlib import Path
 from cronpy.clock import FakeClock
 from cronpy.config import parse_job_file
 from cronpy.core import Core
+from cronpy.errors import StateError
 from cronpy.launcher import LaunchRequest, Outcome
 from cronpy.model import Job, Run, Status
-from cronpy.errors import StateError
 from cronpy.store.sqlite import SqliteStore
 
 

@@ -201,6 +201,13 @@ def test_get_run_of_unknown_id_is_none(store: Store) -> None:
     assert store.get_run(12345) is None
 
 
+def test_get_runs_fetches_many_at_once_and_skips_unknown_ids(store: Store, runner: int) -> None:
+    ids = [claim(store, runner, job=f"job{i}") for i in range(600)]  # more than one chunk
+    found = store.get_runs([*ids, 99999, ids[0]])
+    assert sorted(found) == sorted(ids)
+    assert all(found[i].id == i and found[i].job == f"job{n}" for n, i in enumerate(ids))
+
+
 # -- records of occurrences that did not start -------------------------------------------------
 
 

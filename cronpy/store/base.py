@@ -160,6 +160,10 @@ class Store(ABC):
     def get_run(self, run_id: int) -> Run | None: ...
 
     @abstractmethod
+    def get_runs(self, run_ids: Sequence[int]) -> dict[int, Run]:
+        """Several runs in one query (``status`` shows every job's last run)."""
+
+    @abstractmethod
     def runs(
         self,
         job: str | None = None,

@@ -579,6 +579,17 @@ class SqliteStore(Store):
         row = self._one(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
         return None if row is None else _run(row)
 
+    def get_runs(self, run_ids: Sequence[int]) -> dict[int, Run]:
+        found: dict[int, Run] = {}
+        ids = list(dict.fromkeys(run_ids))
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._all(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id IN ({marks})", chunk):
+                run = _run(row)
+                found[run.id] = run
+        return found
+
     def runs(
         self,
         job: str | None = None,
