@@ -1,0 +1,5 @@
+"""``python -m cronpy``."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,58 @@
+"""The ``cronpy`` entry point and its one error boundary.
+
+Library code raises ``cronpy.errors`` classes; here they become a message on stderr (no
+traceback) and the exit code the error carries: 0 ok, 1 the thing asked about failed,
+2 usage or input error, 3 no runner or no state where one is needed.
+
+Nothing heavy is imported at module level: ``cronpy --version`` answers before typer loads.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``cronpy`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args in (["--version"], ["-V"]):
+        sys.stdout.write(f"cronpy {__version__}\n")
+        return 0
+    from .errors import ConfigError, CronpyError
+
+    try:
+        from .commands.app import run_app
+
+        return run_app(args)
+    except ConfigError as exc:
+        for problem in exc.problems:  # one per line, each naming file:line:col, job and key
+            sys.stderr.write(f"{problem}\n")
+        return exc.exit_code
+    except CronpyError as exc:
+        sys.stderr.write(f"cronpy: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`cronpy history | head`): stop quietly, as other tools do.
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+
+
+def __getattr__(name: str) -> object:
+    """``cronpy.cli.app``: the typer application, imported only when asked for."""
+    if name == "app":
+        from .commands.app import app
+
+        return app
+    raise AttributeError(name)
