@@ -28,13 +28,13 @@ from typing import Any, Protocol
 
 from . import faults
 from . import schedule as sched
+from .backlog import RETRY_EVERY, WriteBacklog
 from .errors import StateError
 from .launcher import LaunchRequest, Outcome
 from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
 from .store.base import Control, ControlKind, Finish, JobState, Store
 
 _TINY = timedelta(microseconds=1)
-STORE_RETRY = timedelta(seconds=5)  # how soon a failed state write is tried again
 REPLAY_LIMIT = 100
 DUE_BURST_LIMIT = 1000  # occurrences of one job handled one by one in a single tick
 
@@ -141,10 +141,8 @@ class Core:
         self._gap_reason = "runner was down"
         self._controls_waiting = True
         # writes the store refused (disk full, database locked): kept in order, retried
-        self._backlog: deque[tuple[str, Callable[[], object]]] = deque()
-        self._store_retry_at: datetime | None = None
-        self.degraded: str | None = None
         self.on_degraded: Callable[[str | None], None] = lambda note: None
+        self._backlog = WriteBacklog(clock.now, self.log, lambda note: self.on_degraded(note))
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
         self._dirty: set[str] = set()
         self._touched: set[str] = set()
@@ -189,8 +187,8 @@ class Core:
     def tick(self) -> None:
         now = self.clock.now()
         self._detect_suspend(now)
-        if self._backlog and (self._store_retry_at is None or self._store_retry_at <= now):
-            self._replay_backlog()
+        if self._backlog.due(now):
+            self._backlog.replay()
         self._collect_outcomes(now)
         if not self.stopping:
             if self._controls_waiting and not self._backlog:
@@ -214,46 +212,21 @@ class Core:
         while self._heap and self._event.get(self._heap[0][2]) != self._heap[0][0]:
             heapq.heappop(self._heap)
         planned = self._heap[0][0] if self._heap else None
-        if self._backlog and self._store_retry_at is not None:
-            return min(planned or self._store_retry_at, self._store_retry_at)
+        retry_at = self._backlog.retry_at
+        if self._backlog and retry_at is not None:
+            return min(planned or retry_at, retry_at)
         return planned
 
-    # -- a store that refuses writes -------------------------------------------------------------
-    def _write(self, what: str, write: Callable[[], object]) -> None:
-        """Write now or, once the store has refused a write, queue behind it in order.
+    @property
+    def degraded(self) -> str | None:
+        """What the runner cannot do right now (state writes failing), or None."""
+        return self._backlog.degraded
 
-        A full disk or a locked database must not stop the schedule: runs go on, their
-        records wait in memory and are written when the store takes writes again."""
-        if not self._backlog:
-            try:
-                write()
-                return
-            except StateError as exc:
-                self._degrade(what, exc)
-        self._backlog.append((what, write))
+    def _write(self, what: str, write: Callable[[], object]) -> None:
+        self._backlog.write(what, write)
 
     def _degrade(self, what: str, exc: StateError) -> None:
-        self._store_retry_at = self.clock.now() + STORE_RETRY
-        note = f"state writes failing ({what}: {exc}); retrying every {STORE_RETRY.seconds}s"
-        if note != self.degraded:
-            self.degraded = note
-            self.log("degraded", write=what, reason=str(exc), pending=len(self._backlog) + 1)
-            self.on_degraded(note)
-
-    def _replay_backlog(self) -> None:
-        while self._backlog:
-            what, write = self._backlog[0]
-            try:
-                write()
-            except StateError as exc:
-                self._degrade(what, exc)
-                return
-            self._backlog.popleft()
-        self._store_retry_at = None
-        if self.degraded is not None:
-            self.degraded = None
-            self.log("recovered")
-            self.on_degraded(None)
+        self._backlog.failed(what, exc)
 
     def _replan(self, name: str) -> None:
         rt = self.jobs.get(name)
@@ -640,7 +613,7 @@ class Core:
             # run starts late (lateness recorded) once the store takes writes again.
             if not self._backlog:
                 self._degrade("claim", exc)
-            retry_at = self._store_retry_at or now + STORE_RETRY
+            retry_at = self._backlog.retry_at or now + RETRY_EVERY
             rt.pending.appendleft(_Pending(scheduled_at, trigger, attempt, retry_at, control_id))
             self._touched.add(job.name)
             return None
