@@ -121,6 +121,7 @@ class Core:
         boot_time: datetime | None = None,
         log: Log | None = None,
         rng: random.Random | None = None,
+        run_env: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.launcher = launcher
@@ -133,6 +134,7 @@ class Core:
         self.boot_time = boot_time
         self.log: Log = log or (lambda event, **fields: None)
         self.rng = rng or random.Random()
+        self.run_env = dict(run_env or {})  # given to every run, e.g. CRONPY_STATE_DIR
         self.job_file = job_file
         self.jobs: dict[str, _JobRuntime] = {}
         self.stopping = False
@@ -462,7 +464,9 @@ class Core:
             latest = sched.previous_fire(
                 rt.job.schedule, end, not_before=start + _TINY, anchor=rt.state.first_seen
             )
-            self._record(rt, Status.MISSED, latest or end, now, reason, missed_count=total)
+            self._record(
+                rt, Status.MISSED, latest or end, now, reason, missed_count=total, cursor=end
+            )
             self.log("missed", job=rt.job.name, count=total, reason=reason)
         self._set_cursor(rt, end)
 
@@ -563,8 +567,13 @@ class Core:
         *,
         missed_count: int | None = None,
         trigger: Trigger = Trigger.SCHEDULE,
+        cursor: datetime | None = None,
     ) -> None:
+        """Record an occurrence that did not start. ``cursor``: what this record accounts for
+        (by default a skipped scheduled occurrence itself), saved in the same write."""
         name = rt.job.name
+        if cursor is None and status is Status.SKIPPED and trigger is Trigger.SCHEDULE:
+            cursor = scheduled_at
 
         def write() -> None:
             self.store.record(
@@ -577,6 +586,7 @@ class Core:
                 runner_id=self.runner_id,
                 reason=str(reason),
                 missed_count=missed_count,
+                cursor=cursor,
             )
 
         self._write(str(status), write)
@@ -607,6 +617,8 @@ class Core:
                 started_at=started,
                 host=self.host,
                 runner_id=self.runner_id,
+                # a scheduled occurrence is handled once claimed, even if we die right after
+                cursor=scheduled_at if trigger in (Trigger.SCHEDULE, Trigger.CATCH_UP) else None,
             )
         except StateError as exc:
             # No claim, no start: that is what keeps "exactly once". Try again shortly; the
@@ -638,7 +650,7 @@ class Core:
                 scheduled_at=scheduled_at,
                 attempt=attempt,
                 log_path=log_path,
-                extra_env={"CRONPY_TRIGGER": str(trigger)},
+                extra_env={**self.run_env, "CRONPY_TRIGGER": str(trigger)},
             )
         )
         active = _Active(run_id, scheduled_at, attempt, trigger, started)

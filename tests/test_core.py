@@ -493,7 +493,8 @@ def test_a_full_disk_delays_starts_until_the_claim_can_be_written(tmp_path: Path
     h.run_until(utc("2026-05-01T01:30:00Z"))
     runs = h.runs()
     assert [(str(r.status), r.scheduled_at) for r in runs] == [
-        ("succeeded", utc("2026-05-01T01:00:00Z"))]
+        ("succeeded", utc("2026-05-01T01:00:00Z"))
+    ]
     assert 20 <= runs[0].lateness <= 25  # type: ignore[operator]
     assert h.core.degraded is None
     assert any(event == "recovered" for event, _ in h.events)
@@ -514,3 +515,24 @@ def test_records_made_while_the_store_refuses_writes_are_written_later_in_order(
     h.run_until(utc("2026-05-01T00:03:50Z"))
     assert h.statuses() == ["succeeded", "skipped", "skipped"]
     assert h.runs()[0].ended_at == utc("2026-05-01T00:03:30Z")
+
+
+def test_a_runner_dying_right_after_a_claim_does_not_count_it_again_as_missed(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, HOURLY, utc("2026-05-01T00:30:00Z"))
+    # what the dying runner managed to write: the claim of 01:00 (its cursor save never came)
+    h.store.claim_run(
+        job="hourly",
+        scheduled_at=utc("2026-05-01T01:00:00Z"),
+        trigger=Trigger.SCHEDULE,
+        attempt=1,
+        started_at=utc("2026-05-01T01:00:00Z"),
+        host="test",
+        runner_id=1,
+        cursor=utc("2026-05-01T01:00:00Z"),
+    )
+    h.crash_and_restart(utc("2026-05-01T03:30:00Z"))
+    runs = h.runs()
+    assert [(str(r.status), r.missed_count) for r in runs] == [("lost", None), ("missed", 2)]
+    assert runs[1].scheduled_at == utc("2026-05-01T03:00:00Z")  # 02:00 and 03:00, not 01:00

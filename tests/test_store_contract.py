@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -721,3 +722,35 @@ def test_open_store_refuses_other_urls(tmp_path: Path, url: str, message: str) -
     with pytest.raises(UsageError, match=message) as info:
         open_store(tmp_path, url)
     assert "secret" not in str(info.value)
+
+
+def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: int) -> None:
+    def cursor() -> datetime | None:
+        state = store.job_state("backup")
+        assert state is not None
+        return state.cursor
+
+    claim(store, runner, seconds=60, cursor=at(60))
+    assert cursor() == at(60)
+    claim(store, runner, seconds=30, cursor=at(30))  # an older claim does not move it back
+    assert cursor() == at(60)
+    store.record(
+        job="backup",
+        status=Status.MISSED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(90),
+        at=at(200),
+        host=HOST,
+        runner_id=runner,
+        missed_count=3,
+        cursor=at(120),
+    )
+    assert cursor() == at(120)
+    state = store.job_state("backup")
+    assert state is not None
+    store.save_job_states([replace(state, cursor=at(10))])  # a stale in-memory copy
+    assert cursor() == at(120)
+    store.save_job_states([replace(state, cursor=at(500))])
+    assert cursor() == at(500)
+    claim(store, runner, seconds=600)  # no cursor given: unchanged
+    assert cursor() == at(500)

@@ -122,10 +122,13 @@ class Store(ABC):
         host: str,
         runner_id: int,
         log_path: str | None = None,
+        cursor: datetime | None = None,
     ) -> int | None:
         """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
         already has a record: the occurrence was claimed before. One atomic write, made before
-        the command starts. Also bumps the job's run_count and last_run_id."""
+        the command starts. Also bumps the job's run_count and last_run_id, and moves its
+        cursor forward to ``cursor`` in the same transaction, so a runner that dies right
+        after the claim never counts that occurrence again."""
 
     @abstractmethod
     def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None: ...
@@ -148,9 +151,11 @@ class Store(ABC):
         reason: str | None = None,
         missed_count: int | None = None,
         attempt: int = 1,
+        cursor: datetime | None = None,
     ) -> int | None:
         """A complete record for an occurrence that did not start (skipped, missed, spawn_error).
-        Returns None when (job, scheduled_at, attempt) already has a record."""
+        Returns None when (job, scheduled_at, attempt) already has a record. ``cursor`` as in
+        ``claim_run``: the occurrences this record accounts for are handled."""
 
     @abstractmethod
     def mark_lost(self, at: datetime, *, runner_ids: Sequence[int] | None = None) -> list[Run]:

@@ -212,6 +212,13 @@ def _control(row: Sequence[Any]) -> Control:
     )
 
 
+# In an upsert: move the job's cursor forward to the one given (excluded.cursor), never back.
+_ADVANCE_CURSOR = (
+    "cursor = CASE WHEN excluded.cursor IS NULL THEN cursor"
+    " ELSE max(coalesce(cursor, excluded.cursor), excluded.cursor) END"
+)
+
+
 class SqliteStore(Store):
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
@@ -432,7 +439,8 @@ class SqliteStore(Store):
                 f"INSERT INTO jobs ({_JOB_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET"
-                " cursor = excluded.cursor, next_run_at = excluded.next_run_at,"
+                # the cursor only moves forward: a claim may have advanced it already
+                f" {_ADVANCE_CURSOR}, next_run_at = excluded.next_run_at,"
                 " boot_id = excluded.boot_id, retry_at = excluded.retry_at,"
                 " retry_attempt = excluded.retry_attempt,"
                 " retry_scheduled_at = excluded.retry_scheduled_at,"
@@ -453,8 +461,10 @@ class SqliteStore(Store):
         host: str,
         runner_id: int,
         log_path: str | None = None,
+        cursor: datetime | None = None,
     ) -> int | None:
         started = _us(started_at)
+        moved = _us_or_none(cursor)
         with self.atomic() as db:
             row = db.execute(
                 "INSERT INTO runs (job, scheduled_at, created_at, started_at, status, attempt,"
@@ -479,10 +489,11 @@ class SqliteStore(Store):
             # The runner saves job states before claiming; the upsert only keeps a claim for a
             # job it has not saved yet from failing on the foreign key.
             db.execute(
-                "INSERT INTO jobs (name, first_seen, run_count, last_run_id) VALUES (?, ?, 1, ?)"
-                " ON CONFLICT (name) DO UPDATE SET"
-                " run_count = run_count + 1, last_run_id = excluded.last_run_id",
-                (job, started, run_id),
+                "INSERT INTO jobs (name, first_seen, cursor, run_count, last_run_id)"
+                " VALUES (?, ?, ?, 1, ?) ON CONFLICT (name) DO UPDATE SET"
+                " run_count = run_count + 1, last_run_id = excluded.last_run_id,"
+                f" {_ADVANCE_CURSOR}",
+                (job, started, moved, run_id),
             )
         return run_id
 
@@ -525,8 +536,10 @@ class SqliteStore(Store):
         reason: str | None = None,
         missed_count: int | None = None,
         attempt: int = 1,
+        cursor: datetime | None = None,
     ) -> int | None:
         when = _us(at)
+        moved = _us_or_none(cursor)
         with self.atomic() as db:
             row = db.execute(
                 "INSERT INTO runs (job, scheduled_at, created_at, ended_at, status, attempt,"
@@ -551,9 +564,10 @@ class SqliteStore(Store):
                 return None
             run_id = int(row[0])
             db.execute(
-                "INSERT INTO jobs (name, first_seen, last_run_id) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET last_run_id = excluded.last_run_id",
-                (job, when, run_id),
+                "INSERT INTO jobs (name, first_seen, cursor, last_run_id) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET last_run_id = excluded.last_run_id,"
+                f" {_ADVANCE_CURSOR}",
+                (job, when, moved, run_id),
             )
         return run_id
 
