@@ -93,13 +93,15 @@ def boot_identity() -> tuple[str | None, datetime | None]:
     return boot_id, boot_time
 
 
-def kill_leftovers(run_ids: set[int]) -> int:
+def kill_leftovers(run_ids: set[int], state_dir: Path) -> int:
     """Kill the process groups of runs a dead runner left behind.
 
-    A process is ours when its environment carries ``CRONPY_RUN_ID`` of a lost run: that survives
-    pid reuse, which a bare pid or process group id does not."""
+    A process is ours when its environment carries ``CRONPY_RUN_ID`` of a lost run and our
+    ``CRONPY_STATE_DIR`` (run ids are per state directory): that survives pid reuse, which a
+    bare pid or process group id does not, and spares other runners' jobs."""
     killed = 0
     wanted = {f"CRONPY_RUN_ID={i}".encode() for i in run_ids}
+    ours = f"CRONPY_STATE_DIR={state_dir}".encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -107,7 +109,7 @@ def kill_leftovers(run_ids: set[int]) -> int:
             environ = (entry / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if wanted.isdisjoint(environ):
+        if ours not in environ or wanted.isdisjoint(environ):
             continue
         try:
             os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
@@ -149,6 +151,8 @@ class Runner:
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
+            # jobs that call `cronpy status` see their own runner; leftovers are found by it
+            run_env={"CRONPY_STATE_DIR": str(state_dir)},
         )
         self.core.on_reload = self.reload
         self.core.on_degraded = self._on_degraded
@@ -239,7 +243,7 @@ class Runner:
         self._open_wake_socket()
         lost = {r.id for r in self.store.running_runs()}
         self.core.start()
-        if lost and (killed := kill_leftovers(lost)):
+        if lost and (killed := kill_leftovers(lost, self.state_dir)):
             self.log("killed-leftovers", processes=killed)
         self.log(
             "ready",
@@ -304,6 +308,9 @@ class Runner:
 
     def close(self) -> None:
         self.store.close()
+        if hasattr(self, "_wake"):
+            self._wake.close()
+            wake_socket_path(self.state_dir).unlink(missing_ok=True)
 
 
 def _watchdog_interval() -> float | None:
@@ -313,7 +320,7 @@ def _watchdog_interval() -> float | None:
     return int(usec) / 2e6
 
 
-def _daemonize(state_dir: Path, pid_file: Path | None) -> int:
+def _daemonize(state_dir: Path) -> int:
     """Detach: double fork, new session, stdio to the state directory's runner.log.
 
     The parent waits on a pipe until the daemon has taken the lock and says ``ok`` (or why not),
@@ -341,8 +348,6 @@ def _daemonize(state_dir: Path, pid_file: Path | None) -> int:
     os.close(fd)
     os.close(null)
     sys.stderr = os.fdopen(2, "w", buffering=1)
-    path = pid_file or state_dir / "runner.pid"
-    path.write_text(f"{os.getpid()}\n")
     return write_fd
 
 
@@ -366,15 +371,17 @@ def run_runner(
     lock = RunnerLock(state_dir)
     ready_fd: int | None = None
     if daemon:
-        ready_fd = _daemonize(state_dir, pid_file)
+        ready_fd = _daemonize(state_dir)
         lock = RunnerLock(state_dir)  # our pid, after the forks
     try:
         lock.acquire()
     except CronpyError as exc:
         if ready_fd is not None:
-            _daemon_ready(ready_fd, f"{exc}\n")
+            _daemon_ready(ready_fd, f"cronpy: {exc}\n")
             os._exit(exc.exit_code)
         raise
+    if daemon:  # only once the lock is ours: a refused daemon must not clobber the live pid
+        (pid_file or state_dir / "runner.pid").write_text(f"{os.getpid()}\n")
     log = EventLog(sys.stderr, log_format)
     runner = Runner(
         job_file.resolve(),
