@@ -779,6 +779,10 @@ def load_job_file(path: str | Path) -> JobFile:
     """Read and check the job file at ``path``; raises ConfigError listing every problem."""
     name = str(path)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            # a FIFO or a device would block the read or never end
+            raise ConfigError([Problem(name, "is not a regular file, expected a TOML job file")])
         with open(path, "rb") as handle:
             if os.geteuid() == 0:
                 _refuse_if_others_can_write(os.fstat(handle.fileno()), Path(path), name)

@@ -767,3 +767,10 @@ def test_problems_come_in_file_order() -> None:
     )
     # The schedule is checked last but its line comes first.
     assert [(p.key, p.line) for p in found] == [("schedule", 3), ("keep.output", 5)]
+
+
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "jobs.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_job_file(fifo)
