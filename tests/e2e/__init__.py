@@ -1,0 +1,1 @@
+"""End-to-end tests: real ``cronpy run`` processes, real jobs, real signals."""
