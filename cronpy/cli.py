@@ -16,7 +16,7 @@ from . import __version__
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``cronpy`` with ``argv`` (default: ``sys.argv[1:]``) and return its exit code."""
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = _hoist_state_dir(sys.argv[1:] if argv is None else list(argv))
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"cronpy {__version__}\n")
         return 0
@@ -40,6 +40,20 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`cronpy history | head`): stop quietly, as other tools do.
         _silence_stdout()
         return 141
+
+
+def _hoist_state_dir(args: list[str]) -> list[str]:
+    """Accept ``--state-dir`` after the command too (``cronpy run F --state-dir D``), by moving
+    it in front, where the one global option lives. Nothing after ``--`` is touched."""
+    end = args.index("--") if "--" in args else len(args)
+    for i, arg in enumerate(args[:end]):
+        if i == 0:
+            continue
+        if arg.startswith("--state-dir="):
+            return [arg, *args[:i], *args[i + 1 :]]
+        if arg == "--state-dir" and i + 1 < end:
+            return [arg, args[i + 1], *args[:i], *args[i + 2 :]]
+    return args
 
 
 def _silence_stdout() -> None:

@@ -722,3 +722,26 @@ def test_since_takes_a_duration_ago_or_a_time() -> None:
     )
     with pytest.raises(UsageError, match='like "2h"'):
         parse_since("two hours", now=now, tz=berlin)
+
+
+def test_state_dir_may_follow_the_command(tmp_path: Path) -> None:
+    from cronpy.cli import _hoist_state_dir
+
+    assert _hoist_state_dir(["run", "jobs.toml", "--state-dir", "/s"]) == [
+        "--state-dir",
+        "/s",
+        "run",
+        "jobs.toml",
+    ]
+    assert _hoist_state_dir(["status", "--state-dir=/s", "--json"]) == [
+        "--state-dir=/s",
+        "status",
+        "--json",
+    ]
+    assert _hoist_state_dir(["--state-dir", "/s", "status"]) == ["--state-dir", "/s", "status"]
+    assert _hoist_state_dir(["next", "--", "--state-dir", "x"]) == [
+        "next",
+        "--",
+        "--state-dir",
+        "x",
+    ]
