@@ -149,6 +149,10 @@ class Core:
         self._dirty: set[str] = set()
         self._touched: set[str] = set()
         self._by_run: dict[int, str] = {}
+        self._log_dirs: set[str] = set()
+        # pids of runs started this tick, written in one transaction when the tick ends:
+        # only the claim has to be written before a start
+        self._pids: list[tuple[int, int, str]] = []
         # planning: one heap entry per job and planned instant; stale entries are skipped lazily
         self._heap: list[tuple[datetime, int, str]] = []
         self._event: dict[str, datetime | None] = {}
@@ -639,9 +643,11 @@ class Core:
         self._dirty.add(job.name)
         faults.point("after-claim")
         log_dir = self.logs_dir / job.name
-        # if this fails the launcher cannot create the log either: a spawn_error saying why
-        with contextlib.suppress(OSError):
-            log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if job.name not in self._log_dirs:
+            # if this fails the launcher cannot create the log either: a spawn_error saying why
+            with contextlib.suppress(OSError):
+                log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._log_dirs.add(job.name)
         log_path = log_dir / f"{run_id}.log"
         result = self.launcher.start(
             LaunchRequest(
@@ -661,8 +667,7 @@ class Core:
             self._finish(rt, active, result, now)
             return run_id
         faults.point("after-spawn")
-        pid = result
-        self._write("pid", lambda: self.store.set_pid(run_id, pid, str(log_path)))
+        self._pids.append((run_id, result, str(log_path)))
         rt.running[run_id] = active
         self._by_run[run_id] = job.name
         if self.hooks is not None:
@@ -852,6 +857,9 @@ class Core:
     def _flush(self) -> None:
         """Save job states touched by this tick, with their next planned run, in one transaction,
         and put every job this tick looked at back on the heap."""
+        if self._pids:
+            pids, self._pids = self._pids, []
+            self._write("pids", lambda: self.store.set_pids(pids))
         changed: list[JobState] = []
         for name in self._dirty:
             rt = self.jobs.get(name)

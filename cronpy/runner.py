@@ -41,11 +41,16 @@ _DEFAULT_SHUTDOWN_GRACE = 30.0
 
 
 class EventLog:
-    """One line per event on stderr: ``key=value`` for people, JSON objects for machines."""
+    """One line per event on stderr: ``key=value`` for people, JSON objects for machines.
+
+    Lines are buffered and written by ``flush()``, which the loop calls before it sleeps: a
+    burst of 200 starts then costs one write, not 400 (a write and a flush per line was a
+    fifth of the runner's time in that burst)."""
 
     def __init__(self, stream: TextIO, fmt: str = "text") -> None:
         self.stream = stream
         self.json = fmt == "json"
+        self._lines: list[str] = []
 
     def __call__(self, event: str, **fields: Any) -> None:
         ts = datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -54,8 +59,14 @@ class EventLog:
         else:
             parts = [f"{k}={_text(v)}" for k, v in fields.items() if v is not None]
             line = " ".join([ts, event, *parts])
+        self._lines.append(line + "\n")
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        text, self._lines = "".join(self._lines), []
         try:
-            self.stream.write(line + "\n")
+            self.stream.write(text)
             self.stream.flush()
         except (OSError, ValueError):
             pass  # a closed stderr must not stop the runner
@@ -256,6 +267,7 @@ class Runner:
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None
         forced = False
+        next_maintenance = self.clock.monotonic() + 60.0
         while True:
             if self.reload_requested:
                 self.reload_requested = False
@@ -278,13 +290,17 @@ class Runner:
                 sd_notify("WATCHDOG=1")
                 next_watchdog = mono + (watchdog or 0.0)
             timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
-            if timeout is None or timeout > 1.0:
-                self.store.maintain()  # fold SQLite's WAL while nothing is due, off the hot path
+            if (timeout is None or timeout > 1.0) and mono >= next_maintenance:
+                # fold SQLite's WAL while nothing is due, off the hot path, once a minute at most
+                self.store.maintain()
+                next_maintenance = mono + 60.0
+            self.log.flush()
             for key, mask in self.selector.select(timeout):
                 key.data(mask)
         self.core.tick()
         self.store.unregister_runner(self.runner_id, self.clock.now())
         self.log("stopped")
+        self.log.flush()
         return 0
 
     def _timeout(
@@ -395,6 +411,7 @@ def run_runner(
     try:
         return runner.run()
     finally:
+        log.flush()
         runner.close()
         lock.release()
         if daemon:

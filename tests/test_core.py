@@ -27,6 +27,7 @@ def test_runs_each_occurrence_on_time(tmp_path: Path) -> None:
     ]
     assert all(r.status is Status.SUCCEEDED and r.trigger is Trigger.SCHEDULE for r in runs)
     assert all(r.lateness == 0 for r in runs)
+    assert all(r.pid is not None and r.log_path for r in runs)  # written when the tick ends
     assert h.store.job_state("hourly").next_run_at == utc("2026-05-01T11:05:00Z")  # type: ignore[union-attr]
 
 

@@ -754,3 +754,11 @@ def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: i
     assert cursor() == at(500)
     claim(store, runner, seconds=600)  # no cursor given: unchanged
     assert cursor() == at(500)
+
+
+def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> None:
+    first, second = claim(store, runner, seconds=1), claim(store, runner, seconds=2)
+    store.set_pids([(first, 101, "/logs/1.log"), (second, 102, None)])
+    one, two = store.get_run(first), store.get_run(second)
+    assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
+    assert two is not None and (two.pid, two.log_path) == (102, None)

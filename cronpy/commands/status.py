@@ -105,9 +105,7 @@ def status(
     return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs)
 
 
-def _job_status(
-    state: JobState, last: Run | None, running: list[Run], now: datetime
-) -> JobStatus:
+def _job_status(state: JobState, last: Run | None, running: list[Run], now: datetime) -> JobStatus:
     # A pause whose time has come is over even if no runner has cleared it yet.
     paused = state.paused and (state.paused_until is None or state.paused_until > now)
     return JobStatus(

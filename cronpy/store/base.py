@@ -133,6 +133,12 @@ class Store(ABC):
     @abstractmethod
     def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None: ...
 
+    def set_pids(self, started: Sequence[tuple[int, int, str | None]]) -> None:
+        """``set_pid`` for several runs (run_id, pid, log_path), in one transaction where the
+        store can. This default writes them one by one."""
+        for run_id, pid, log_path in started:
+            self.set_pid(run_id, pid, log_path)
+
     @abstractmethod
     def finish_run(self, run_id: int, finish: Finish) -> Run:
         """Record the end of a started run and return the full record."""

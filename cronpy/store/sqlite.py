@@ -498,10 +498,13 @@ class SqliteStore(Store):
         return run_id
 
     def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None:
+        self.set_pids([(run_id, pid, log_path)])
+
+    def set_pids(self, started: Sequence[tuple[int, int, str | None]]) -> None:
         with self.atomic() as db:
-            db.execute(
+            db.executemany(
                 "UPDATE runs SET pid = ?, log_path = coalesce(?, log_path) WHERE id = ?",
-                (pid, log_path, run_id),
+                [(pid, log_path, run_id) for run_id, pid, log_path in started],
             )
 
     def finish_run(self, run_id: int, finish: Finish) -> Run:
