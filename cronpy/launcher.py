@@ -205,10 +205,18 @@ class _Capture:
     The head goes to the file as it arrives, so a follower sees it live; the tail waits
     in a ring of at most ``cap - cap // 2`` bytes until the run ends, so memory never
     grows with the amount of output.
+
+    The file is created (new, mode 0600) by the first write or at the end, not at start:
+    creating a file costs more than a fork here, and a burst of 200 due jobs should not
+    wait for 200 file creations before the last one starts. A log that cannot be created
+    does not stop the job; ``error`` says why and the history keeps the output's tail.
     """
 
-    def __init__(self, fd: int, cap: int) -> None:
-        self._fd: int | None = fd
+    def __init__(self, path: Path, cap: int) -> None:
+        self._path = path
+        self._fd: int | None = None
+        self._opened = False
+        self.error: str | None = None
         self._head_left = cap // 2
         self._tail_cap = cap - cap // 2
         self._ring = bytearray()
@@ -249,7 +257,18 @@ class _Capture:
         lines = last.splitlines(keepends=True)[-_TAIL_LINES:]
         return b"".join(lines).decode("utf-8", errors="replace")
 
+    def _open(self) -> None:
+        self._opened = True
+        try:
+            self._fd = os.open(
+                self._path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600
+            )
+        except OSError as e:
+            self.error = f"log file {self._path}: {_describe(e)}"
+
     def finish(self) -> None:
+        if not self._opened:
+            self._open()
         if self.omitted:
             self._write(f"\n[cronpy: {self.omitted} bytes omitted]\n".encode())
         self._write(bytes(self._ring))
@@ -262,6 +281,8 @@ class _Capture:
             self._fd = None
 
     def _write(self, data: bytes) -> None:
+        if not self._opened:
+            self._open()
         view = memoryview(data)
         while view and self._fd is not None:
             try:
@@ -319,13 +340,7 @@ class Launcher:
 
     def start(self, req: LaunchRequest) -> int | Outcome:
         """Start the job; its pid, or an Outcome(SPAWN_ERROR) saying precisely why it could not."""
-        try:
-            log_fd = os.open(
-                req.log_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600
-            )
-        except OSError as e:
-            return self._spawn_error(req, f"log file {req.log_path}: {_describe(e)}")
-        capture = _Capture(log_fd, req.job.keep.output)
+        capture = _Capture(req.log_path, req.job.keep.output)
         try:
             spawn = _prepare(req)
         except _SpawnError as e:
@@ -498,7 +513,7 @@ class Launcher:
             exit_code=exit_code,
             signal=sig,
             output_tail=run.capture.tail_text(),
-            reason=run.reason,
+            reason=run.reason or run.capture.error,
             pid=run.popen.pid,
             ended_monotonic=self._monotonic(),
         )
