@@ -129,6 +129,7 @@ if profile:
 t2 = time.perf_counter()
 c2 = time.process_time()
 jobs = load_job_file(job_file)
+import gc; gc.freeze()  # as cronpy run does after loading
 t3 = time.perf_counter()
 clock = SystemClock()
 store = SqliteStore(state / "state.db")

@@ -273,33 +273,55 @@ class Core:
         for name, job in job_file.jobs.items():
             rt = self.jobs.get(name)
             state = rt.state if rt is not None else stored.get(name)
-            if state is None:
-                state = JobState(name=name, first_seen=now, cursor=now)
-            state = replace(
-                state,
-                cursor=state.cursor or now,
-                schedule=job.schedule.text,
-                timezone=str(job.timezone),
-                command=job.command if isinstance(job.command, str) else " ".join(job.command),
-                present=True,
+            shown = (
+                job.schedule.text,
+                str(job.timezone),
+                job.command if isinstance(job.command, str) else " ".join(job.command),
             )
+            # replace() costs ~7 us; with 10,000 jobs, build or copy a state only when needed
+            if state is None:
+                schedule, timezone, command = shown
+                state = JobState(
+                    name=name,
+                    first_seen=now,
+                    cursor=now,
+                    schedule=schedule,
+                    timezone=timezone,
+                    command=command,
+                )
+            elif (
+                state.cursor is None
+                or not state.present
+                or (state.schedule, state.timezone, state.command) != shown
+            ):
+                state = replace(
+                    state,
+                    cursor=state.cursor or now,
+                    schedule=shown[0],
+                    timezone=shown[1],
+                    command=shown[2],
+                    present=True,
+                )
             if rt is None:
                 rt = _JobRuntime(job=job, state=state, live_from=self._live_since)
                 self.jobs[name] = rt
             else:
                 rt.job = job
                 rt.state = state
-            self._dirty.add(name)
-            self._touched.add(name)
+            self._dirty.add(name)  # the flush plans it and puts it on the heap
         for name, rt in list(self.jobs.items()):
             if name not in job_file.jobs:
                 rt.state = replace(rt.state, present=False, next_run_at=None)
                 self._dirty.add(name)
                 if not rt.running:
                     del self.jobs[name]
-        for name, state in stored.items():
-            if name not in job_file.jobs and state.present and name not in self.jobs:
-                self.store.save_job_states([replace(state, present=False, next_run_at=None)])
+        gone = [
+            replace(state, present=False, next_run_at=None)
+            for name, state in stored.items()
+            if name not in job_file.jobs and state.present and name not in self.jobs
+        ]
+        if gone:
+            self.store.save_job_states(gone)
 
     def _fire_reboot_jobs(self, now: datetime) -> None:
         if self.boot_id is None:
@@ -865,7 +887,9 @@ class Core:
             rt = self.jobs.get(name)
             if rt is None:
                 continue
-            rt.state = replace(rt.state, next_run_at=self._planned(rt))
+            planned = self._planned(rt)
+            if planned != rt.state.next_run_at:
+                rt.state = replace(rt.state, next_run_at=planned)
             changed.append(rt.state)
         if changed:
             self._write("job states", lambda: self.store.save_job_states(changed))

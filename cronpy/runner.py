@@ -8,6 +8,7 @@ There is no periodic timer. Signal handlers only set flags (the wake-up fd inter
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -245,6 +246,7 @@ class Runner:
                 self.log("reload-rejected", problem=str(problem))
             return f"rejected: {len(exc.problems)} problem(s); the old jobs keep running"
         self.core.reload(job_file)
+        gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
         return f"reloaded: {len(job_file.jobs)} jobs"
 
@@ -383,6 +385,7 @@ def run_runner(
 ) -> int:
     """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
     jobs = load_job_file(job_file)
+    gc.freeze()  # the jobs live as long as the runner: keep the collector from rescanning them
     state_dir = ensure_state_dir(state_dir)
     lock = RunnerLock(state_dir)
     ready_fd: int | None = None
