@@ -35,6 +35,7 @@ from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigg
 from .store.base import Control, ControlKind, Finish, JobState, Store
 
 _TINY = timedelta(microseconds=1)
+_CURSOR_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)  # starts of occurrences of the schedule
 REPLAY_LIMIT = 100
 DUE_BURST_LIMIT = 1000  # occurrences of one job handled one by one in a single tick
 
@@ -644,7 +645,7 @@ class Core:
                 host=self.host,
                 runner_id=self.runner_id,
                 # a scheduled occurrence is handled once claimed, even if we die right after
-                cursor=scheduled_at if trigger in (Trigger.SCHEDULE, Trigger.CATCH_UP) else None,
+                cursor=scheduled_at if trigger in _CURSOR_TRIGGERS else None,
             )
         except StateError as exc:
             # No claim, no start: that is what keeps "exactly once". Try again shortly; the
@@ -890,13 +891,23 @@ class Core:
             planned = self._planned(rt)
             if planned != rt.state.next_run_at:
                 rt.state = replace(rt.state, next_run_at=planned)
-            changed.append(rt.state)
+            changed.append(self._durable(rt))
         if changed:
             self._write("job states", lambda: self.store.save_job_states(changed))
         for name in self._dirty | self._touched:
             self._replan(name)
         self._dirty.clear()
         self._touched.clear()
+
+    def _durable(self, rt: _JobRuntime) -> JobState:
+        """The state to save: its cursor stops short of an occurrence that is still waiting to
+        start (a caught-up, replayed or queued start lives only in memory until its claim),
+        so a runner killed meanwhile leaves it to the next one instead of losing it."""
+        waiting = [p.scheduled_at for p in rt.pending if p.trigger in _CURSOR_TRIGGERS]
+        cursor = rt.state.cursor
+        if waiting and cursor is not None and min(waiting) <= cursor:
+            return replace(rt.state, cursor=min(waiting) - _TINY)
+        return rt.state
 
     def _planned(self, rt: _JobRuntime) -> datetime | None:
         job = rt.job

@@ -537,3 +537,16 @@ def test_a_runner_dying_right_after_a_claim_does_not_count_it_again_as_missed(
     runs = h.runs()
     assert [(str(r.status), r.missed_count) for r in runs] == [("lost", None), ("missed", 2)]
     assert runs[1].scheduled_at == utc("2026-05-01T03:00:00Z")  # 02:00 and 03:00, not 01:00
+
+
+def test_a_catch_up_waiting_for_its_jitter_survives_a_crash(tmp_path: Path) -> None:
+    toml = HOURLY + 'missed = "catch-up-once"\njitter = "30m"\n'
+    h = Harness(tmp_path, toml, utc("2026-05-01T00:00:30Z"))
+    h.crash_and_restart(utc("2026-05-01T05:30:00Z"))  # catch-up of 05:00 planned, jittered
+    assert h.launcher.started == []
+    h.crash_and_restart(utc("2026-05-01T05:31:00Z"))  # dies before the jitter has passed
+    h.run_until(utc("2026-05-01T06:00:00Z"))
+    runs = h.runs()
+    caught_up = [r for r in runs if r.trigger is Trigger.CATCH_UP]
+    assert [r.scheduled_at for r in caught_up] == [utc("2026-05-01T05:00:00Z")]
+    assert sum(r.missed_count or 0 for r in runs if r.status is Status.MISSED) == 4
