@@ -186,9 +186,9 @@ class Core:
         self._flush()
 
     def begin_shutdown(self) -> None:
+        """Start nothing more. Starts still waiting stay unclaimed: the saved cursor stops
+        short of them (see ``_durable``), so the next runner applies the missed policy."""
         self.stopping = True
-        for rt in self.jobs.values():
-            rt.pending.clear()
 
     # -- the tick --------------------------------------------------------------------------------
     def tick(self) -> None:

@@ -550,3 +550,16 @@ def test_a_catch_up_waiting_for_its_jitter_survives_a_crash(tmp_path: Path) -> N
     caught_up = [r for r in runs if r.trigger is Trigger.CATCH_UP]
     assert [r.scheduled_at for r in caught_up] == [utc("2026-05-01T05:00:00Z")]
     assert sum(r.missed_count or 0 for r in runs if r.status is Status.MISSED) == 4
+
+
+def test_a_start_still_queued_at_shutdown_is_left_to_the_next_runner(tmp_path: Path) -> None:
+    h = _overlap_harness(tmp_path, "queue")
+    h.run_for(2 * 60 + 1)  # 00:01 runs until 00:03:30, 00:02 is queued
+    h.core.begin_shutdown()
+    h.launcher.stop_all("shutdown", 1)
+    h.core.tick()
+    h.crash_and_restart(utc("2026-05-01T00:02:30Z"))
+    h.run_for(1)
+    by_time = {r.scheduled_at.minute: r for r in h.runs()}  # type: ignore[union-attr]
+    assert by_time[1].status is Status.CANCELLED
+    assert by_time[2].status is Status.MISSED and by_time[2].missed_count == 1
