@@ -63,9 +63,7 @@ class Status(StrEnum):
 _FAILURES = frozenset(
     {Status.FAILED, Status.TIMED_OUT, Status.KILLED, Status.SPAWN_ERROR, Status.LOST}
 )
-_RETRYABLE = frozenset(
-    {Status.FAILED, Status.TIMED_OUT, Status.KILLED, Status.SPAWN_ERROR, Status.LOST}
-)
+_RETRYABLE = _FAILURES  # every failure is worth another attempt; cancelled runs are not
 
 
 class Trigger(StrEnum):
