@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from .clock import SystemClock
 from .config import load_job_file
 from .core import Core
-from .errors import ConfigError, CronpyError
+from .errors import ConfigError, CronpyError, StateError, UsageError
 from .hooks import JobHooks
 from .launcher import Launcher
 from .model import JobFile
@@ -38,7 +38,7 @@ from .state import (
 from .store import open_store
 from .walltimer import make_wall_timer
 
-_DEFAULT_SHUTDOWN_GRACE = 30.0
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
 
 
 class EventLog:
@@ -209,6 +209,12 @@ class Runner:
         old = os.umask(0o077)
         try:
             self._wake.bind(str(path))
+        except OSError as exc:  # e.g. a path over the 107 bytes a unix socket name can hold
+            self._wake.close()
+            raise StateError(
+                f"cannot create the wake-up socket {path}: {exc.strerror or exc}"
+                " (a unix socket path holds at most 107 bytes: use a shorter --state-dir)"
+            ) from None
         finally:
             os.umask(old)
         self._wake.setblocking(False)
@@ -386,6 +392,12 @@ def run_runner(
     """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
     jobs = load_job_file(job_file)
     gc.freeze()  # the jobs live as long as the runner: keep the collector from rescanning them
+    if len(os.fsencode(wake_socket_path(state_dir.absolute()))) > _MAX_SOCKET_PATH:
+        raise UsageError(
+            f"the state directory path {state_dir} is too long: the wake-up socket inside it"
+            f" would exceed the {_MAX_SOCKET_PATH} bytes a unix socket path may hold;"
+            " use a shorter --state-dir"
+        )
     state_dir = ensure_state_dir(state_dir)
     lock = RunnerLock(state_dir)
     ready_fd: int | None = None
