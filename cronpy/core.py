@@ -32,7 +32,7 @@ from .backlog import RETRY_EVERY, WriteBacklog
 from .errors import StateError
 from .launcher import LaunchRequest, Outcome
 from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
-from .store.base import Control, ControlKind, Finish, JobState, Store
+from .store.base import Claim, Control, ControlKind, Finish, JobState, Store
 
 _TINY = timedelta(microseconds=1)
 _CURSOR_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)  # starts of occurrences of the schedule
@@ -89,10 +89,22 @@ class _Pending:
 class _JobRuntime:
     job: Job
     state: JobState
+    starting: int = 0  # starts decided this tick, not claimed yet: the job is busy
     running: dict[int, _Active] = field(default_factory=dict)
     pending: deque[_Pending] = field(default_factory=deque)
     live_from: datetime | None = None  # occurrences before this were missed (paused or runner down)
     failed_last: bool = False  # the last final result was a failure (for on_recovery)
+
+
+@dataclass
+class _Start:
+    """A start decided during a tick, claimed with the others when the tick ends."""
+
+    rt: _JobRuntime
+    scheduled_at: datetime
+    trigger: Trigger
+    attempt: int
+    control_id: int | None
 
 
 def jitter_offset(job: Job, occurrence: datetime) -> timedelta:
@@ -154,6 +166,7 @@ class Core:
         # pids of runs started this tick, written in one transaction when the tick ends:
         # only the claim has to be written before a start
         self._pids: list[tuple[int, int, str]] = []
+        self._starting: list[_Start] = []
         # planning: one heap entry per job and planned instant; stale entries are skipped lazily
         self._heap: list[tuple[datetime, int, str]] = []
         self._event: dict[str, datetime | None] = {}
@@ -172,6 +185,7 @@ class Core:
             if rt is not None:
                 self._after_final(rt, run, now)
         self._fire_reboot_jobs(now)
+        self._start_all(now)
         self._flush()
 
     def reload(self, job_file: JobFile) -> None:
@@ -210,6 +224,7 @@ class Core:
                 rt = self.jobs.get(name)
                 if rt is not None and name in self.job_file.jobs:
                     self._service(rt, now)
+        self._start_all(now)
         self._flush()
 
     def next_wakeup(self) -> datetime | None:
@@ -381,7 +396,8 @@ class Core:
         self._release_pending(rt, now)
 
     def _exhausted(self, rt: _JobRuntime) -> bool:
-        return rt.job.max_runs is not None and rt.state.run_count >= rt.job.max_runs
+        runs = rt.state.run_count + rt.starting
+        return rt.job.max_runs is not None and runs >= rt.job.max_runs
 
     def _next_occurrence(self, rt: _JobRuntime, after: datetime) -> datetime | None:
         return rt.job.schedule.next_after(after, anchor=rt.state.first_seen)
@@ -509,9 +525,9 @@ class Core:
             return
         self._start_or_overlap(rt, _Pending(occurrence, Trigger.SCHEDULE), now)
 
-    def _start_or_overlap(self, rt: _JobRuntime, start: _Pending, now: datetime) -> int | None:
-        """Start now, or apply the job's overlap policy when it is busy. Returns the run id."""
-        busy = bool(rt.running) or bool(rt.pending)
+    def _start_or_overlap(self, rt: _JobRuntime, start: _Pending, now: datetime) -> bool:
+        """Start now, or apply the overlap policy if the job is busy. True: it starts this tick."""
+        busy = bool(rt.running) or bool(rt.pending) or rt.starting > 0
         policy = rt.job.overlap
         if not busy or policy is Overlap.ALLOW:
             return self._launch(
@@ -526,7 +542,7 @@ class Core:
                 SkipReason.OVERLAP,
                 trigger=start.trigger,
             )
-            return None
+            return False
         if policy is Overlap.QUEUE:
             if any(
                 p.trigger in (Trigger.SCHEDULE, Trigger.MANUAL, Trigger.AFTER) for p in rt.pending
@@ -539,9 +555,9 @@ class Core:
                     f"{SkipReason.OVERLAP}: a start is already queued",
                     trigger=start.trigger,
                 )
-                return None
+                return False
             rt.pending.append(start)
-            return None
+            return False
         # replace: stop what runs, start this one once it has ended
         for run_id in list(rt.running):
             self.launcher.stop(run_id, "replaced")
@@ -556,11 +572,11 @@ class Core:
                 trigger=dropped.trigger,
             )
         rt.pending.append(start)
-        return None
+        return False
 
     def _release_pending(self, rt: _JobRuntime, now: datetime) -> None:
         """Start queued, replayed, caught-up and retried runs one at a time, in order."""
-        while rt.pending and not rt.running and not self.stopping:
+        while rt.pending and not rt.running and not rt.starting and not self.stopping:
             head = rt.pending[0]
             if head.not_before is not None and head.not_before > now:
                 return
@@ -628,43 +644,69 @@ class Core:
         attempt: int,
         now: datetime,
         control_id: int | None = None,
-    ) -> int | None:
+    ) -> bool:
+        """Start this at the end of the tick, claimed with every other start of the tick in one
+        transaction (a burst of 200 due jobs pays one commit, not 200). Until then the job
+        counts as busy. False when the runner is stopping."""
         if self.stopping:
-            return None
-        job = rt.job
-        started = self.clock.now()  # the tick began earlier; lateness is measured here
-        try:
-            if self._backlog:
-                raise StateError("earlier state writes are still pending")
-            run_id = self.store.claim_run(
-                job=job.name,
-                scheduled_at=scheduled_at,
-                trigger=trigger,
-                attempt=attempt,
-                started_at=started,
-                host=self.host,
-                runner_id=self.runner_id,
-                # a scheduled occurrence is handled once claimed, even if we die right after
-                cursor=scheduled_at if trigger in _CURSOR_TRIGGERS else None,
-            )
-        except StateError as exc:
-            # No claim, no start: that is what keeps "exactly once". Try again shortly; the
-            # run starts late (lateness recorded) once the store takes writes again.
-            if not self._backlog:
-                self._degrade("claim", exc)
-            retry_at = self._backlog.retry_at or now + RETRY_EVERY
-            rt.pending.appendleft(_Pending(scheduled_at, trigger, attempt, retry_at, control_id))
-            self._touched.add(job.name)
-            return None
-        if control_id is not None:
+            return False
+        rt.starting += 1
+        self._starting.append(_Start(rt, scheduled_at, trigger, attempt, control_id))
+        return True
+
+    def _start_all(self, now: datetime) -> None:
+        """Claim every start of this tick, then spawn the claimed ones, in order."""
+        while self._starting:
+            batch, self._starting = self._starting, []
+            started = self.clock.now()  # the tick began earlier; lateness is measured here
+            try:
+                if self._backlog:
+                    raise StateError("earlier state writes are still pending")
+                run_ids = self.store.claim_runs(
+                    [
+                        Claim(
+                            job=s.rt.job.name,
+                            scheduled_at=s.scheduled_at,
+                            trigger=s.trigger,
+                            attempt=s.attempt,
+                            started_at=started,
+                            host=self.host,
+                            runner_id=self.runner_id,
+                            # a scheduled occurrence is handled once claimed, even if we die next
+                            cursor=s.scheduled_at if s.trigger in _CURSOR_TRIGGERS else None,
+                        )
+                        for s in batch
+                    ]
+                )
+            except StateError as exc:
+                # No claim, no start: that is what keeps "exactly once". Try again shortly;
+                # the runs start late (lateness recorded) once the store takes writes again.
+                if not self._backlog:
+                    self._degrade("claim", exc)
+                retry_at = self._backlog.retry_at or now + RETRY_EVERY
+                for s in reversed(batch):
+                    s.rt.starting -= 1
+                    s.rt.pending.appendleft(
+                        _Pending(s.scheduled_at, s.trigger, s.attempt, retry_at, s.control_id)
+                    )
+                    self._touched.add(s.rt.job.name)
+                return
+            faults.point("after-claim")
+            for s, run_id in zip(batch, run_ids, strict=True):
+                s.rt.starting -= 1
+                self._spawn(s, run_id, started, now)
+
+    def _spawn(self, s: _Start, run_id: int | None, started: datetime, now: datetime) -> None:
+        rt, job = s.rt, s.rt.job
+        self._touched.add(job.name)
+        if s.control_id is not None:
             said = "started" if run_id else "already claimed"
-            self._complete(control_id, now, run_id=run_id, result=said)
+            self._complete(s.control_id, now, run_id=run_id, result=said)
         if run_id is None:
-            self.log("already-claimed", job=job.name, scheduled_at=scheduled_at.isoformat())
-            return None
+            self.log("already-claimed", job=job.name, scheduled_at=s.scheduled_at.isoformat())
+            return
         rt.state = replace(rt.state, run_count=rt.state.run_count + 1, last_run_id=run_id)
         self._dirty.add(job.name)
-        faults.point("after-claim")
         log_dir = self.logs_dir / job.name
         if job.name not in self._log_dirs:
             # if this fails the launcher cannot create the log either: a spawn_error saying why
@@ -676,36 +718,34 @@ class Core:
             LaunchRequest(
                 run_id=run_id,
                 job=job,
-                scheduled_at=scheduled_at,
-                attempt=attempt,
+                scheduled_at=s.scheduled_at,
+                attempt=s.attempt,
                 log_path=log_path,
-                extra_env={**self.run_env, "CRONPY_TRIGGER": str(trigger)},
+                extra_env={**self.run_env, "CRONPY_TRIGGER": str(s.trigger)},
             )
         )
-        active = _Active(run_id, scheduled_at, attempt, trigger, started)
+        active = _Active(run_id, s.scheduled_at, s.attempt, s.trigger, started)
         if isinstance(result, Outcome):
             kept = str(log_path) if log_path.exists() else None
             self._write("pid", lambda: self.store.set_pid(run_id, 0, kept))
             self.log("spawn-error", job=job.name, run=run_id, reason=result.reason)
             self._finish(rt, active, result, now)
-            return run_id
+            return
         faults.point("after-spawn")
         self._pids.append((run_id, result, str(log_path)))
         rt.running[run_id] = active
         self._by_run[run_id] = job.name
         if self.hooks is not None:
             self.hooks.started(job, run_id)
-        lateness = (started - scheduled_at).total_seconds()
         self.log(
             "start",
             job=job.name,
             run=run_id,
             pid=result,
-            trigger=str(trigger),
-            attempt=attempt,
-            lateness=round(lateness, 3),
+            trigger=str(s.trigger),
+            attempt=s.attempt,
+            lateness=round((started - s.scheduled_at).total_seconds(), 3),
         )
-        return run_id
 
     def _collect_outcomes(self, now: datetime) -> None:
         for outcome in self.launcher.drain():
@@ -841,8 +881,8 @@ class Core:
                 self._complete(control.id, now, result=f"unknown job {control.job!r}")
                 return
             pending = _Pending(control.requested_at, Trigger.MANUAL, control_id=control.id)
-            run_id = self._start_or_overlap(rt, pending, now)
-            if run_id is None and pending not in rt.pending:
+            accepted = self._start_or_overlap(rt, pending, now)
+            if not accepted and pending not in rt.pending:
                 self._complete(control.id, now, result=f"skipped: {rt.job.name} is already running")
             return
         if kind is ControlKind.CANCEL:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -165,13 +166,24 @@ class Harness:
 class FlakyStore:
     """A store whose writes fail while ``broken`` is set, as on a full disk."""
 
-    READS = frozenset({"job_states", "job_state", "get_run", "runs", "running_runs",
-                       "get_control", "live_runners", "pending_controls"})
+    READS = frozenset(
+        {
+            "job_states",
+            "job_state",
+            "get_run",
+            "runs",
+            "running_runs",
+            "get_control",
+            "live_runners",
+            "pending_controls",
+        }
+    )
 
     def __init__(self, store: SqliteStore) -> None:
         self._store = store
         self.broken = False
         self.refused = 0
+        self.calls: Counter[str] = Counter()
 
     def __getattr__(self, name: str) -> object:
         attr = getattr(self._store, name)
@@ -179,6 +191,7 @@ class FlakyStore:
             return attr
 
         def write(*args: object, **kwargs: object) -> object:
+            self.calls[name] += 1
             if self.broken:
                 self.refused += 1
                 raise StateError(f"{name}: database or disk is full")

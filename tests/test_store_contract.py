@@ -762,3 +762,30 @@ def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> N
     one, two = store.get_run(first), store.get_run(second)
     assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
     assert two is not None and (two.pid, two.log_path) == (102, None)
+
+
+def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
+    store: Store, runner: int
+) -> None:
+    from cronpy.store.base import Claim
+
+    taken = claim(store, runner, seconds=2)
+    claims = [
+        Claim(
+            job="backup",
+            scheduled_at=at(s),
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=at(10),
+            host=HOST,
+            runner_id=runner,
+            cursor=at(s),
+        )
+        for s in (1, 2, 3)
+    ]
+    first, again, third = store.claim_runs(claims)
+    assert again is None and first is not None and third is not None
+    assert first < third and taken < first
+    state = store.job_state("backup")
+    assert state is not None and state.cursor == at(3)
+    assert state.run_count == 3 and state.last_run_id == third

@@ -70,6 +70,20 @@ class Control:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """The arguments of one ``claim_run``, for ``claim_runs``."""
+
+    job: str
+    scheduled_at: datetime | None
+    trigger: Trigger
+    attempt: int
+    started_at: datetime
+    host: str
+    runner_id: int
+    cursor: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Finish:
     """How a started run ended."""
 
@@ -129,6 +143,12 @@ class Store(ABC):
         the command starts. Also bumps the job's run_count and last_run_id, and moves its
         cursor forward to ``cursor`` in the same transaction, so a runner that dies right
         after the claim never counts that occurrence again."""
+
+    def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
+        """``claim_run`` for each, in order, in one transaction where the store can (a burst of
+        due jobs then pays one commit, or one round trip, instead of one per job). This
+        default claims them one by one."""
+        return [self.claim_run(**vars(claim)) for claim in claims]
 
     @abstractmethod
     def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import StateError, UsageError
 from ..model import Run, Status, Trigger
-from .base import Control, ControlKind, Finish, JobState, RunnerInfo, Store
+from .base import Claim, Control, ControlKind, Finish, JobState, RunnerInfo, Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -496,6 +496,10 @@ class SqliteStore(Store):
                 (job, started, moved, run_id),
             )
         return run_id
+
+    def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
+        with self.atomic():  # each claim_run joins this one transaction
+            return [self.claim_run(**vars(claim)) for claim in claims]
 
     def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None:
         self.set_pids([(run_id, pid, log_path)])
