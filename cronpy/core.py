@@ -32,7 +32,7 @@ from .backlog import RETRY_EVERY, WriteBacklog
 from .errors import StateError
 from .launcher import LaunchRequest, Outcome
 from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
-from .store.base import Claim, Control, ControlKind, Finish, JobState, Store
+from .store.base import Claim, Control, ControlKind, Finish, JobState, Spawned, Store
 
 _TINY = timedelta(microseconds=1)
 _CURSOR_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)  # starts of occurrences of the schedule
@@ -165,7 +165,7 @@ class Core:
         self._log_dirs: set[str] = set()
         # pids of runs started this tick, written in one transaction when the tick ends:
         # only the claim has to be written before a start
-        self._pids: list[tuple[int, int, str]] = []
+        self._pids: list[Spawned] = []
         self._starting: list[_Start] = []
         # planning: one heap entry per job and planned instant; stale entries are skipped lazily
         self._heap: list[tuple[datetime, int, str]] = []
@@ -658,7 +658,7 @@ class Core:
         """Claim every start of this tick, then spawn the claimed ones, in order."""
         while self._starting:
             batch, self._starting = self._starting, []
-            started = self.clock.now()  # the tick began earlier; lateness is measured here
+            claimed = self.clock.now()  # each run's real start goes in with its pid
             try:
                 if self._backlog:
                     raise StateError("earlier state writes are still pending")
@@ -669,7 +669,7 @@ class Core:
                             scheduled_at=s.scheduled_at,
                             trigger=s.trigger,
                             attempt=s.attempt,
-                            started_at=started,
+                            started_at=claimed,
                             host=self.host,
                             runner_id=self.runner_id,
                             # a scheduled occurrence is handled once claimed, even if we die next
@@ -694,9 +694,9 @@ class Core:
             faults.point("after-claim")
             for s, run_id in zip(batch, run_ids, strict=True):
                 s.rt.starting -= 1
-                self._spawn(s, run_id, started, now)
+                self._spawn(s, run_id, now)
 
-    def _spawn(self, s: _Start, run_id: int | None, started: datetime, now: datetime) -> None:
+    def _spawn(self, s: _Start, run_id: int | None, now: datetime) -> None:
         rt, job = s.rt, s.rt.job
         self._touched.add(job.name)
         if s.control_id is not None:
@@ -714,6 +714,7 @@ class Core:
                 log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._log_dirs.add(job.name)
         log_path = log_dir / f"{run_id}.log"
+        started = self.clock.now()  # later than the claim for all but the first of a burst
         result = self.launcher.start(
             LaunchRequest(
                 run_id=run_id,
@@ -732,7 +733,7 @@ class Core:
             self._finish(rt, active, result, now)
             return
         faults.point("after-spawn")
-        self._pids.append((run_id, result, str(log_path)))
+        self._pids.append(Spawned(run_id, result, str(log_path), started))
         rt.running[run_id] = active
         self._by_run[run_id] = job.name
         if self.hooks is not None:

@@ -29,6 +29,7 @@ class FakeLauncher:
     durations: dict[str, float] = field(default_factory=dict)
     exit_codes: dict[str, int] = field(default_factory=dict)
     spawn_errors: set[str] = field(default_factory=set)
+    spawn_cost: float = 0.0  # seconds of fake time each start takes, like a real fork
     started: list[LaunchRequest] = field(default_factory=list)
     stopped: list[tuple[int, str]] = field(default_factory=list)
     _running: dict[int, tuple[LaunchRequest, datetime]] = field(default_factory=dict)
@@ -51,6 +52,7 @@ class FakeLauncher:
                 None,
                 self.clock.monotonic(),
             )
+        self.clock.advance(self.spawn_cost)
         self.started.append(req)
         ends = self.clock.now() + timedelta(seconds=self.durations.get(req.job.name, 1.0))
         self._running[req.run_id] = (req, ends)

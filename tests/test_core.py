@@ -581,3 +581,15 @@ def test_jobs_due_together_are_claimed_in_one_transaction_before_any_starts(
     assert len(h.launcher.started) == 5
     assert h.store.calls["claim_runs"] == 1 and h.store.calls["claim_run"] == 0
     assert h.store.calls["set_pids"] == 1
+
+
+def test_in_a_burst_each_run_records_when_its_command_really_started(tmp_path: Path) -> None:
+    toml = "".join(
+        f'[jobs.j{i}]\nschedule = "0 * * * *"\ncommand = "true"\ntimezone = "UTC"\n'
+        for i in range(4)
+    )
+    h = Harness(tmp_path, toml, utc("2026-05-01T00:30:00Z"))
+    h.launcher.spawn_cost = 0.01
+    h.run_until(utc("2026-05-01T01:00:00Z"))
+    lateness = sorted(round(r.lateness or 0, 3) for r in h.runs())
+    assert lateness == [0.0, 0.01, 0.02, 0.03]  # not the claim's instant, shared by all four

@@ -758,10 +758,14 @@ def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: i
 
 def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> None:
     first, second = claim(store, runner, seconds=1), claim(store, runner, seconds=2)
-    store.set_pids([(first, 101, "/logs/1.log"), (second, 102, None)])
+    from cronpy.store.base import Spawned
+
+    store.set_pids([Spawned(first, 101, "/logs/1.log", at(1.5)), Spawned(second, 102)])
     one, two = store.get_run(first), store.get_run(second)
     assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
+    assert one.started_at == at(1.5)  # when the command really started, not the claim
     assert two is not None and (two.pid, two.log_path) == (102, None)
+    assert two.started_at == at(2.25)  # unchanged: the claim's
 
 
 def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(

@@ -84,6 +84,16 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class Spawned:
+    """A claimed run's process, for ``set_pids``."""
+
+    run_id: int
+    pid: int
+    log_path: str | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Finish:
     """How a started run ended."""
 
@@ -151,13 +161,21 @@ class Store(ABC):
         return [self.claim_run(**vars(claim)) for claim in claims]
 
     @abstractmethod
-    def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None: ...
+    def set_pid(
+        self,
+        run_id: int,
+        pid: int,
+        log_path: str | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record the process of a claimed run; ``started_at``, when given, is when its
+        command really started (a claim made for a whole burst is earlier for most)."""
 
-    def set_pids(self, started: Sequence[tuple[int, int, str | None]]) -> None:
-        """``set_pid`` for several runs (run_id, pid, log_path), in one transaction where the
-        store can. This default writes them one by one."""
-        for run_id, pid, log_path in started:
-            self.set_pid(run_id, pid, log_path)
+    def set_pids(self, spawned: Sequence[Spawned]) -> None:
+        """``set_pid`` for several runs, in one transaction where the store can. This default
+        writes them one by one."""
+        for s in spawned:
+            self.set_pid(s.run_id, s.pid, s.log_path, s.started_at)
 
     @abstractmethod
     def finish_run(self, run_id: int, finish: Finish) -> Run:

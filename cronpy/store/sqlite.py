@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import StateError, UsageError
 from ..model import Run, Status, Trigger
-from .base import Claim, Control, ControlKind, Finish, JobState, RunnerInfo, Store
+from .base import Claim, Control, ControlKind, Finish, JobState, RunnerInfo, Spawned, Store
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -501,14 +501,21 @@ class SqliteStore(Store):
         with self.atomic():  # each claim_run joins this one transaction
             return [self.claim_run(**vars(claim)) for claim in claims]
 
-    def set_pid(self, run_id: int, pid: int, log_path: str | None = None) -> None:
-        self.set_pids([(run_id, pid, log_path)])
+    def set_pid(
+        self,
+        run_id: int,
+        pid: int,
+        log_path: str | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        self.set_pids([Spawned(run_id, pid, log_path, started_at)])
 
-    def set_pids(self, started: Sequence[tuple[int, int, str | None]]) -> None:
+    def set_pids(self, spawned: Sequence[Spawned]) -> None:
         with self.atomic() as db:
             db.executemany(
-                "UPDATE runs SET pid = ?, log_path = coalesce(?, log_path) WHERE id = ?",
-                [(pid, log_path, run_id) for run_id, pid, log_path in started],
+                "UPDATE runs SET pid = ?, log_path = coalesce(?, log_path),"
+                " started_at = coalesce(?, started_at) WHERE id = ?",
+                [(s.pid, s.log_path, _us_or_none(s.started_at), s.run_id) for s in spawned],
             )
 
     def finish_run(self, run_id: int, finish: Finish) -> Run:
