@@ -16,7 +16,6 @@ Invariants it keeps:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import heapq
 import random
 from collections import deque
@@ -26,17 +25,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import faults
-from . import schedule as sched
+from . import faults, missed
 from .backlog import RETRY_EVERY, WriteBacklog
 from .errors import StateError
 from .launcher import LaunchRequest, Outcome
+from .missed import jitter_offset
 from .model import Job, JobFile, Missed, Overlap, Run, SkipReason, Status, Trigger
 from .store.base import Claim, Control, ControlKind, Finish, JobState, Spawned, Store
 
 _TINY = timedelta(microseconds=1)
 _CURSOR_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)  # starts of occurrences of the schedule
-REPLAY_LIMIT = 100
 DUE_BURST_LIMIT = 1000  # occurrences of one job handled one by one in a single tick
 
 Log = Callable[..., None]
@@ -105,17 +103,6 @@ class _Start:
     trigger: Trigger
     attempt: int
     control_id: int | None
-
-
-def jitter_offset(job: Job, occurrence: datetime) -> timedelta:
-    """A delay in [0, job.jitter) fixed per occurrence, so a restart does not re-draw it."""
-    if job.jitter <= 0:
-        return timedelta(0)
-    digest = hashlib.blake2b(
-        f"{job.name}@{occurrence.isoformat()}".encode(), digest_size=8
-    ).digest()
-    fraction = int.from_bytes(digest, "big") / 2**64
-    return timedelta(seconds=fraction * job.jitter)
 
 
 class Core:
@@ -418,7 +405,16 @@ class Core:
         occurrence = self._next_occurrence(rt, cursor)
         while occurrence is not None and occurrence + jitter_offset(job, occurrence) <= now:
             if handled >= DUE_BURST_LIMIT:
-                self._record_missed_range(rt, cursor, now, "too many due at once", now)
+                record = missed.missed_range(
+                    job,
+                    first_seen=rt.state.first_seen,
+                    start=cursor,
+                    end=now,
+                    reason="too many due at once",
+                )
+                if record is not None:
+                    self._record_missed(rt, record, now)
+                self._set_cursor(rt, now)
                 return
             self._due(rt, occurrence, now)
             cursor = occurrence
@@ -443,75 +439,40 @@ class Core:
 
     def _missed(self, rt: _JobRuntime, start: datetime, end: datetime, now: datetime) -> None:
         """Occurrences in (start, end] passed while nobody could run them: apply ``missed``."""
-        job = rt.job
-        reason = self._missed_reason(rt)
-        eligible_from = start
-        if job.missed is not Missed.SKIP and job.missed_deadline is not None:
-            eligible_from = max(start, now - timedelta(seconds=job.missed_deadline))
-        if job.missed is Missed.SKIP or eligible_from >= end:
-            self._record_missed_range(rt, start, end, reason, now)
-            return
-        if eligible_from > start:
-            self._record_missed_range(
-                rt, start, eligible_from, reason + ", past missed_deadline", now
-            )
-        if job.missed is Missed.CATCH_UP_ONCE:
-            latest = sched.previous_fire(
-                job.schedule, end, not_before=eligible_from + _TINY, anchor=rt.state.first_seen
-            )
-            if latest is None:
-                self._set_cursor(rt, end)
-                return
-            first, total = sched.count_between(
-                job.schedule, eligible_from, latest - _TINY, anchor=rt.state.first_seen, limit=1
-            )
-            if total:
-                self._record(
-                    rt,
-                    Status.MISSED,
-                    first[0],
-                    now,
-                    f"{reason}; caught up once",
-                    missed_count=total,
-                )
-            self._set_cursor(rt, latest)
-            rt.pending.append(
-                _Pending(latest, Trigger.CATCH_UP, not_before=now + jitter_offset(job, latest))
-            )
-            self.log("catch-up", job=job.name, scheduled_at=latest.isoformat(), missed=total + 1)
-            return
-        occurrences, total = sched.count_between(
-            job.schedule, eligible_from, end, anchor=rt.state.first_seen, limit=REPLAY_LIMIT
+        plan = missed.plan(
+            rt.job,
+            first_seen=rt.state.first_seen,
+            start=start,
+            end=end,
+            now=now,
+            reason=self._missed_reason(rt),
         )
-        for occurrence in occurrences:
+        for record in plan.records:
+            self._record_missed(rt, record, now)
+        for catch_up in plan.starts:
             rt.pending.append(
-                _Pending(
-                    occurrence, Trigger.CATCH_UP, not_before=now + jitter_offset(job, occurrence)
-                )
+                _Pending(catch_up.scheduled_at, Trigger.CATCH_UP, not_before=catch_up.not_before)
             )
-        if total > len(occurrences):
-            self._record_missed_range(
-                rt, occurrences[-1], end, f"{reason}; more than {REPLAY_LIMIT} to replay", now
+        if plan.starts:
+            self.log(
+                "catch-up",
+                job=rt.job.name,
+                starts=len(plan.starts),
+                first=plan.starts[0].scheduled_at.isoformat(),
             )
-        self._set_cursor(rt, end)
-        self.log("replay", job=job.name, occurrences=len(occurrences), missed=total)
+        self._set_cursor(rt, plan.cursor)
 
-    def _record_missed_range(
-        self, rt: _JobRuntime, start: datetime, end: datetime, reason: str, now: datetime
-    ) -> None:
-        """One ``missed`` record for every occurrence in (start, end]: how many, and the latest."""
-        _, total = sched.count_between(
-            rt.job.schedule, start, end, anchor=rt.state.first_seen, limit=0
+    def _record_missed(self, rt: _JobRuntime, record: missed.MissedRecord, now: datetime) -> None:
+        self._record(
+            rt,
+            Status.MISSED,
+            record.scheduled_at,
+            now,
+            record.reason,
+            missed_count=record.count,
+            cursor=record.cursor,
         )
-        if total:
-            latest = sched.previous_fire(
-                rt.job.schedule, end, not_before=start + _TINY, anchor=rt.state.first_seen
-            )
-            self._record(
-                rt, Status.MISSED, latest or end, now, reason, missed_count=total, cursor=end
-            )
-            self.log("missed", job=rt.job.name, count=total, reason=reason)
-        self._set_cursor(rt, end)
+        self.log("missed", job=rt.job.name, count=record.count, reason=record.reason)
 
     def _due(self, rt: _JobRuntime, occurrence: datetime, now: datetime) -> None:
         """A regular occurrence is due; late if the runner was busy, which never makes it missed."""
