@@ -145,7 +145,9 @@ class Runner:
         self.state_dir = state_dir
         self.log = log
         self.clock = SystemClock()
-        self.store = open_store(state_dir, store_url)
+        # A short wait for a lock: a write the runner cannot make is queued and retried, and
+        # waiting longer would block the loop (timeouts, output) while another process holds it.
+        self.store = open_store(state_dir, store_url, busy_timeout=1.0)
         self.selector = selectors.DefaultSelector()
         self.launcher = Launcher(self.selector, self.clock.monotonic)
         self.host = socket.gethostname()

@@ -793,3 +793,25 @@ def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
     state = store.job_state("backup")
     assert state is not None and state.cursor == at(3)
     assert state.run_count == 3 and state.last_run_id == third
+
+
+def test_sqlite_waits_for_a_held_lock_only_as_long_as_asked(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cronpy.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "state.db", busy_timeout=0.2)
+    try:
+        (ms,) = store._db.execute("PRAGMA busy_timeout").fetchone()
+        assert ms == 200
+        other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StateError, match="locked"):
+                store.register_runner(HOST, 1, T0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert store.register_runner(HOST, 1, T0) > 0  # and works again once released
+    finally:
+        store.close()

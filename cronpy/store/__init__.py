@@ -18,7 +18,13 @@ __all__ = [
 ]
 
 
-def open_store(state_dir: Path, url: str | None = None, *, readonly: bool = False) -> Store:
+def open_store(
+    state_dir: Path,
+    url: str | None = None,
+    *,
+    readonly: bool = False,
+    busy_timeout: float = 5.0,
+) -> Store:
     """The store named by ``url``; by default the SQLite file in ``state_dir``.
 
     ``readonly`` is for read commands: nothing is created or migrated, and a missing
@@ -30,7 +36,7 @@ def open_store(state_dir: Path, url: str | None = None, *, readonly: bool = Fals
         from ..state import db_path
         from .sqlite import SqliteStore
 
-        return SqliteStore(db_path(state_dir), readonly=readonly)
+        return SqliteStore(db_path(state_dir), readonly=readonly, busy_timeout=busy_timeout)
     if url.startswith("sqlite://"):
         # sqlite:///var/lib/cronpy/state.db is the absolute path /var/lib/cronpy/state.db
         from .sqlite import SqliteStore
@@ -40,7 +46,7 @@ def open_store(state_dir: Path, url: str | None = None, *, readonly: bool = Fals
             raise UsageError(
                 f"store URL {url!r} names no file: expected sqlite:///path/to/state.db"
             )
-        return SqliteStore(Path(path), readonly=readonly)
+        return SqliteStore(Path(path), readonly=readonly, busy_timeout=busy_timeout)
     if url.startswith(("postgresql://", "postgres://")):
         raise UsageError(
             f"the PostgreSQL store is not available yet: cannot use {url.split('@')[-1]!r};"

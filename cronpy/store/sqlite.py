@@ -220,7 +220,9 @@ _ADVANCE_CURSOR = (
 
 
 class SqliteStore(Store):
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(
+        self, path: Path, *, readonly: bool = False, busy_timeout: float = _BUSY_TIMEOUT_MS / 1000
+    ) -> None:
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StateError(
                 f"SQLite {sqlite3.sqlite_version} is too old for the state database:"
@@ -228,6 +230,7 @@ class SqliteStore(Store):
             )
         self.path = path
         self.readonly = readonly
+        self.busy_timeout = busy_timeout
         if readonly:
             self._db = self._open_existing(path)
         else:
@@ -280,7 +283,7 @@ class SqliteStore(Store):
 
     def _configure(self) -> None:
         with self._guard():
-            self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            self._db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._db.execute("PRAGMA foreign_keys = ON")
             if self.readonly:
                 self._db.execute("PRAGMA query_only = ON")
