@@ -119,11 +119,17 @@ class Output:
         from rich import box
         from rich.table import Table
 
-        table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+        table = Table(
+            box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True
+        )
         for i, header in enumerate(headers):
-            # In a narrow terminal cells wrap, but a header is never cut to "SCHEDUL…".
+            # In a narrow terminal cells wrap ("fold"): no header, name or time is ever cut
+            # short with "…", and no column is pushed off the screen.
             table.add_column(
-                header, justify="right" if i in right else "left", min_width=len(header)
+                header,
+                justify="right" if i in right else "left",
+                min_width=len(header),
+                overflow="fold",
             )
         for row in rows:
             table.add_row(*(_rich_cell(c) for c in row))
@@ -157,11 +163,22 @@ def _rich_cell(cell: Cell) -> Any:
 # -- formatting pieces ------------------------------------------------------------------------
 
 
-def when(moment: datetime | None) -> str:
-    """An instant in the local zone of whoever reads the table (JSON carries exact offsets)."""
+def when(moment: datetime | None, *, short: bool = False) -> str:
+    """An instant in the local zone of whoever reads the table (JSON carries exact offsets).
+
+    ``short`` is for table cells, so a table fits an 80-column terminal: the time alone for
+    today, month and day for this year, the full date otherwise."""
     if moment is None:
         return "-"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    local = moment.astimezone()
+    if not short:
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+    today = datetime.now(local.tzinfo).date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    if local.year == today.year:
+        return local.strftime("%b %d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -291,9 +308,13 @@ def _status(result: StatusResult, out: Output) -> None:
 def _status_row(job: JobStatus, now: datetime) -> list[Cell]:
     nxt = "-"
     if job.next_run_at is not None:
-        nxt = f"{when(job.next_run_at)} ({relative(job.next_run_at, now)})"
+        nxt = f"{when(job.next_run_at, short=True)} ({relative(job.next_run_at, now)})"
     last = job.last_run
-    last_when = "-" if last is None else when(last.started_at or last.ended_at or last.scheduled_at)
+    last_when = (
+        "-"
+        if last is None
+        else when(last.started_at or last.ended_at or last.scheduled_at, short=True)
+    )
     result = Cell("-") if last is None else Cell(outcome(last), STATUS_STYLE[last.status])
     return [
         Cell(job.name, "bold"),
@@ -344,8 +365,8 @@ def _history(result: HistoryResult, out: Output) -> None:
         [
             Cell(str(r.id)),
             Cell(r.job, "bold"),
-            Cell(when(r.scheduled_at)),
-            Cell(when(r.started_at)),
+            Cell(when(r.scheduled_at, short=True)),
+            Cell(when(r.started_at, short=True)),
             Cell(duration(r.duration)),
             Cell(outcome(r), STATUS_STYLE[r.status]),
             Cell(exit_text(r)),
