@@ -359,8 +359,11 @@ def _daemonize(state_dir: Path) -> int:
             answer = pipe.read()
         if answer.startswith("ok"):
             os._exit(0)
-        sys.stderr.write(answer or "cronpy: the daemon died before it was ready\n")
-        os._exit(2)
+        code, _, message = answer.partition(" ")
+        if not code.isdigit():  # nothing said: it died before it could
+            code, message = "2", "cronpy: the daemon died before it was ready\n"
+        sys.stderr.write(message)
+        os._exit(int(code))
     os.close(read_fd)
     os.setsid()
     if os.fork() > 0:
@@ -406,23 +409,28 @@ def run_runner(
     if daemon:
         ready_fd = _daemonize(state_dir)
         lock = RunnerLock(state_dir)  # our pid, after the forks
+    pid_path = (pid_file or state_dir / "runner.pid") if daemon else None
+    log = EventLog(sys.stderr, log_format)
     try:
         lock.acquire()
+        if pid_path is not None:  # once the lock is ours: a refused daemon keeps the live pid
+            pid_path.write_text(f"{os.getpid()}\n")
+        runner = Runner(
+            job_file.resolve(),
+            jobs,
+            state_dir=state_dir,
+            store_url=store_url or jobs.settings.store,
+            log=log,
+        )
     except CronpyError as exc:
-        if ready_fd is not None:
-            _daemon_ready(ready_fd, f"cronpy: {exc}\n")
+        if lock.held:  # the pid file, if written, is ours: it comes after the lock
+            if pid_path is not None:
+                pid_path.unlink(missing_ok=True)
+            lock.release()
+        if ready_fd is not None:  # the waiting parent says why, and exits with our code
+            _daemon_ready(ready_fd, f"{exc.exit_code} cronpy: {exc}\n")
             os._exit(exc.exit_code)
         raise
-    if daemon:  # only once the lock is ours: a refused daemon must not clobber the live pid
-        (pid_file or state_dir / "runner.pid").write_text(f"{os.getpid()}\n")
-    log = EventLog(sys.stderr, log_format)
-    runner = Runner(
-        job_file.resolve(),
-        jobs,
-        state_dir=state_dir,
-        store_url=store_url or jobs.settings.store,
-        log=log,
-    )
     if ready_fd is not None:
         _daemon_ready(ready_fd, "ok\n")
     try:
@@ -431,5 +439,5 @@ def run_runner(
         log.flush()
         runner.close()
         lock.release()
-        if daemon:
-            (pid_file or state_dir / "runner.pid").unlink(missing_ok=True)
+        if pid_path is not None:
+            pid_path.unlink(missing_ok=True)

@@ -541,7 +541,17 @@ def test_a_refused_second_daemon_names_the_holder_and_leaves_its_pid_file(e2e: E
     assert second.code == 2
     assert str(pid) in second.stderr and socket.gethostname() in second.stderr
     assert pid_alive(pid)
-    assert int(pid_file.read_text()) == pid  # fails: it now holds the refused daemon's pid
+    assert int(pid_file.read_text()) == pid  # not the refused daemon's pid
+
+
+def test_a_daemon_that_cannot_open_its_state_says_why_with_the_right_exit_code(e2e: E2E) -> None:
+    e2e.write_jobs(_job("bg"))
+    e2e.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    (e2e.state_dir / "state.db").write_bytes(b"not a database" * 1000)
+    result = e2e.cli("run", str(e2e.job_file), "--daemon")
+    assert result.code == 3  # state unavailable, said by the parent the user is waiting on
+    assert "not a database" in result.stderr and "Traceback" not in result.stderr
+    assert not (e2e.state_dir / "runner.pid").exists()
 
 
 def _rows(e2e: E2E, job: str) -> list[dict[str, Any]]:
