@@ -211,11 +211,10 @@ class Runner:
         old = os.umask(0o077)
         try:
             self._wake.bind(str(path))
-        except OSError as exc:  # e.g. a path over the 107 bytes a unix socket name can hold
+        except OSError as exc:  # its length was checked in run_runner; this is anything else
             self._wake.close()
             raise StateError(
                 f"cannot create the wake-up socket {path}: {exc.strerror or exc}"
-                " (a unix socket path holds at most 107 bytes: use a shorter --state-dir)"
             ) from None
         finally:
             os.umask(old)

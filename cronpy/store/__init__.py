@@ -23,7 +23,7 @@ def open_store(
     url: str | None = None,
     *,
     readonly: bool = False,
-    busy_timeout: float = 5.0,
+    busy_timeout: float | None = None,  # None: the store's own default
 ) -> Store:
     """The store named by ``url``; by default the SQLite file in ``state_dir``.
 

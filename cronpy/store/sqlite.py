@@ -22,7 +22,7 @@ from .base import Claim, Control, ControlKind, Finish, JobState, RunnerInfo, Spa
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MIN_SQLITE = (3, 35, 0)  # RETURNING and ON CONFLICT ... DO NOTHING with RETURNING
-_BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT = 5.0  # seconds a connection waits for another's write lock, unless told
 # SQLite checkpoints the WAL inside the commit that crosses this many pages, fsync and all
 # (~5 ms here, 25x a commit). The default, 1000 pages, lands that on ~2% of recorded runs;
 # 10000 makes it a backstop, and the runner checkpoints when idle (maintain()).
@@ -221,7 +221,7 @@ _ADVANCE_CURSOR = (
 
 class SqliteStore(Store):
     def __init__(
-        self, path: Path, *, readonly: bool = False, busy_timeout: float = _BUSY_TIMEOUT_MS / 1000
+        self, path: Path, *, readonly: bool = False, busy_timeout: float | None = None
     ) -> None:
         if sqlite3.sqlite_version_info < _MIN_SQLITE:
             raise StateError(
@@ -230,7 +230,7 @@ class SqliteStore(Store):
             )
         self.path = path
         self.readonly = readonly
-        self.busy_timeout = busy_timeout
+        self.busy_timeout = BUSY_TIMEOUT if busy_timeout is None else busy_timeout
         if readonly:
             self._db = self._open_existing(path)
         else:
@@ -251,7 +251,7 @@ class SqliteStore(Store):
                 uri=True,
                 isolation_level=None,  # transactions are ours, see atomic()
                 check_same_thread=False,
-                timeout=_BUSY_TIMEOUT_MS / 1000,
+                timeout=BUSY_TIMEOUT,  # the PRAGMA in _configure sets the one asked for
             )
         except sqlite3.Error as exc:
             raise StateError(f"cannot open the state database {path}: {exc}") from exc
@@ -501,8 +501,8 @@ class SqliteStore(Store):
         return run_id
 
     def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
-        with self.atomic():  # each claim_run joins this one transaction
-            return [self.claim_run(**vars(claim)) for claim in claims]
+        with self.atomic():  # each claim_run of the default joins this one transaction
+            return super().claim_runs(claims)
 
     def set_pid(
         self,
