@@ -33,8 +33,7 @@ from pathlib import Path
 
 from _common import cronpy_command, hyperfine, print_table, use_bytecode_cache, verdict
 
-from cronpy.model import Status, Trigger
-from cronpy.store.base import Finish, JobState
+from cronpy.model import Finish, JobState, Status, Trigger
 from cronpy.store.sqlite import SqliteStore
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -212,7 +211,7 @@ def import_offenders(argv: list[str], top: int = 10) -> list[list[str]]:
 
 PROFILE = r"""
 import cProfile, io, pstats, sys
-from cronpy.cli import main
+from cronpy.cli.main import main
 sink, real = io.StringIO(), sys.stdout
 profile = cProfile.Profile()
 sys.stdout = sink
@@ -301,9 +300,9 @@ def main() -> None:
             rows,
         )
         print_table(
-            "python -X importtime -c 'import cronpy.cli': top 10 cumulative",
+            "python -X importtime -c 'import cronpy.cli.main': top 10 cumulative",
             ["cumulative ms", "self ms", "module"],
-            import_offenders(["-c", "import cronpy.cli"]),
+            import_offenders(["-c", "import cronpy.cli.main"]),
         )
         for label, argv in (("status", [*s, "status"]), ("history", [*h, "history", HOT])):
             print_table(

@@ -102,9 +102,9 @@ import json, sys, time
 t0 = time.perf_counter()
 from datetime import datetime
 from pathlib import Path
-from cronpy.clock import SystemClock
+from cronpy.runtime.clock import SystemClock
 from cronpy.config import load_job_file
-from cronpy.core import Core
+from cronpy.engine.core import Core
 from cronpy.store.sqlite import SqliteStore
 t1 = time.perf_counter()
 

@@ -17,8 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cronpy.model import Status, Trigger
-from cronpy.store.base import Finish, JobState
+from cronpy.model import Finish, JobState, Status, Trigger
 from cronpy.store.sqlite import SqliteStore, _us
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

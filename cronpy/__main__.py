@@ -1,5 +1,5 @@
 """``python -m cronpy``."""
 
-from .cli import main
+from cronpy.cli.main import main
 
 raise SystemExit(main())

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cronpy.clock import FakeClock
 from cronpy.config import parse_job_file
-from cronpy.core import Core
+from cronpy.engine.core import Core
 from cronpy.errors import StateError
-from cronpy.launcher import LaunchRequest, Outcome
-from cronpy.model import Job, Run, Status
+from cronpy.model import Job, LaunchRequest, Outcome, Run, Status
+from cronpy.runtime.clock import FakeClock
 from cronpy.store.sqlite import SqliteStore
 
 

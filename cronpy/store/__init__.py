@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UsageError
-from .base import Control, ControlKind, Finish, JobState, RunnerInfo, Store
+from cronpy.errors import UsageError
+from cronpy.interfaces import Store
+from cronpy.model import Control, ControlKind, Finish, JobState, RunnerInfo
 
 __all__ = [
     "Control",
@@ -33,13 +34,13 @@ def open_store(
     # Imported here, not at the top: `import cronpy.store` stays cheap for code that only
     # needs the records, and each backend loads only when chosen.
     if url is None:
-        from ..state import db_path
-        from .sqlite import SqliteStore
+        from cronpy.runtime.statedir import db_path
+        from cronpy.store.sqlite import SqliteStore
 
         return SqliteStore(db_path(state_dir), readonly=readonly, busy_timeout=busy_timeout)
     if url.startswith("sqlite://"):
         # sqlite:///var/lib/cronpy/state.db is the absolute path /var/lib/cronpy/state.db
-        from .sqlite import SqliteStore
+        from cronpy.store.sqlite import SqliteStore
 
         path = url.removeprefix("sqlite://")
         if not path:

@@ -22,7 +22,7 @@ import tomli_w
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cronpy.cli import main
+from cronpy.cli.main import main
 
 from .conftest import E2E
 

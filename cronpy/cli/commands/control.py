@@ -1,0 +1,121 @@
+"""``cronpy trigger``, ``cancel`` and ``reload``: requests to the runner, through the store.
+
+A request is a persisted control plus a nudge on the runner's wake-up socket; the runner
+completes the control with what it did, which ``trigger --wait`` reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cronpy.cli.commands.common import Failed, check_jobs, require_runner
+from cronpy.errors import NoRunnerError, UsageError
+from cronpy.model import Control, ControlKind, Run, Status
+
+if TYPE_CHECKING:
+    from cronpy.interfaces import Store
+
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Requested:
+    """What a control command asked for; printed as one line, or JSON."""
+
+    kind: ControlKind
+    message: str
+    control_ids: tuple[int, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request": str(self.kind),
+            "controls": list(self.control_ids),
+            "message": self.message,
+        }
+
+
+def trigger(store: Store, *, state_dir: Path, job: str, now: datetime) -> Requested:
+    """Queue a manual run. With no runner up it stays queued (and the caller exits 3)."""
+    from cronpy.runtime.statedir import runner_alive, send_wake
+
+    states = store.job_states()
+    check_jobs([job], states, state_dir)
+    if not states[job].present:
+        raise UsageError(f"job {job!r} is no longer in the runner's job file; it cannot run")
+    control = store.push_control(ControlKind.TRIGGER, now, job=job)
+    if runner_alive(state_dir) is None:
+        raise NoRunnerError(
+            f"no runner is running on {state_dir}; the trigger of {job!r} is queued"
+            " and runs when one starts"
+        )
+    send_wake(state_dir)
+    return Requested(ControlKind.TRIGGER, f"triggered {job!r} (request {control})", (control,))
+
+
+def cancel(store: Store, *, state_dir: Path, target: str, now: datetime) -> Requested:
+    """Stop a run (``target`` is a run id) or every running run of a job (a job name)."""
+    from cronpy.runtime.statedir import send_wake
+
+    if target.isdigit():
+        run = store.get_run(int(target))
+        if run is None:
+            raise UsageError(f"there is no run {target}")
+        require_runner(state_dir, f"run {run.id} cannot be cancelled")
+        if run.status is not Status.RUNNING:
+            raise Failed(f"run {run.id} of {run.job!r} is not running: it {_ended(run)}")
+        runs = [run]
+    else:
+        check_jobs([target], store.job_states(), state_dir)
+        require_runner(state_dir, f"nothing of {target!r} can be cancelled")
+        runs = [r for r in store.running_runs() if r.job == target]
+        if not runs:
+            raise Failed(f"job {target!r} has no running run to cancel")
+    ids = tuple(store.push_control(ControlKind.CANCEL, now, job=r.job, run_id=r.id) for r in runs)
+    send_wake(state_dir)
+    listed = ", ".join(str(r.id) for r in runs)
+    noun = "run" if len(runs) == 1 else "runs"
+    return Requested(ControlKind.CANCEL, f"cancelling {noun} {listed} of {runs[0].job!r}", ids)
+
+
+def _ended(run: Run) -> str:
+    return "was skipped" if run.status is Status.SKIPPED else f"ended {run.status}"
+
+
+def reload(store: Store, *, state_dir: Path, now: datetime) -> Requested:
+    from cronpy.runtime.statedir import send_wake
+
+    require_runner(state_dir, "there is nothing to reload")
+    control = store.push_control(ControlKind.RELOAD, now)
+    send_wake(state_dir)
+    return Requested(
+        ControlKind.RELOAD, f"asked the runner to reload (request {control})", (control,)
+    )
+
+
+def wait_taken(
+    store: Store, control_id: int, *, sleep: Callable[[float], None], poll: float = POLL_SECONDS
+) -> Control:
+    """Poll until the runner has taken the control."""
+    while True:
+        control = store.get_control(control_id)
+        if control is None:
+            raise Failed(f"request {control_id} disappeared from the state")
+        if control.taken_at is not None:
+            return control
+        sleep(poll)
+
+
+def started_run(store: Store, control: Control) -> Run:
+    """The run a taken trigger started, or Failed saying why it did not start one."""
+    if control.run_id is None:
+        raise Failed(
+            f"the runner did not start {control.job!r}: {control.result or 'no reason given'}"
+        )
+    run = store.get_run(control.run_id)
+    if run is None:
+        raise Failed(f"run {control.run_id} of {control.job!r} is gone from the history")
+    return run

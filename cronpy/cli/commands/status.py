@@ -1,0 +1,121 @@
+"""``cronpy status``: every job's schedule, next run, last result, what runs now; the runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cronpy.cli.commands.common import check_jobs
+
+if TYPE_CHECKING:
+    from cronpy.interfaces import Store
+    from cronpy.model import JobState, Run
+    from cronpy.runtime.statedir import Holder
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    name: str
+    schedule: str
+    timezone: str
+    paused: bool
+    paused_until: datetime | None
+    next_run_at: datetime | None
+    last_run: Run | None
+    running: tuple[Run, ...]
+    present: bool  # still in the runner's job file
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+            "paused": self.paused,
+            "paused_until": _iso(self.paused_until),
+            "next_run_at": _iso(self.next_run_at),
+            "last_run": None if self.last_run is None else self.last_run.to_json(),
+            "running": [r.to_json() for r in self.running],
+        }
+
+
+@dataclass(frozen=True)
+class RunnerStatus:
+    pid: int | None
+    host: str | None
+    started_at: str | None  # as the runner wrote it, ISO 8601 with offset
+    degraded: str | None = None  # what the runner cannot do right now, in its words
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "host": self.host,
+            "started_at": self.started_at,
+            "degraded": self.degraded,
+        }
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    state_dir: Path
+    now: datetime
+    runners: tuple[RunnerStatus, ...]
+    jobs: tuple[JobStatus, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runners": [r.to_json() for r in self.runners],
+            "jobs": [j.to_json() for j in self.jobs],
+        }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def status(
+    store: Store, *, state_dir: Path, runner: Holder | None, job: str | None, now: datetime
+) -> StatusResult:
+    """Jobs still in the runner's file (or the one named, even if removed), in name order."""
+    states = store.job_states()
+    if job is not None:
+        check_jobs([job], states, state_dir)
+        chosen = [states[job]]
+    else:
+        chosen = [s for s in states.values() if s.present]
+    running: dict[str, list[Run]] = {}
+    for run in store.running_runs():  # one query for all jobs, not one per job
+        running.setdefault(run.job, []).append(run)
+    last_runs = store.get_runs([s.last_run_id for s in chosen if s.last_run_id is not None])
+    jobs = tuple(
+        _job_status(s, last_runs.get(s.last_run_id or -1), running.get(s.name, []), now)
+        for s in chosen
+    )
+    runners: tuple[RunnerStatus, ...] = ()
+    if runner is not None:
+        runners = (
+            RunnerStatus(
+                pid=runner["pid"],
+                host=runner["host"],
+                started_at=runner["started_at"],
+                degraded=runner.get("degraded"),
+            ),
+        )
+    return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs)
+
+
+def _job_status(state: JobState, last: Run | None, running: list[Run], now: datetime) -> JobStatus:
+    # A pause whose time has come is over even if no runner has cleared it yet.
+    paused = state.paused and (state.paused_until is None or state.paused_until > now)
+    return JobStatus(
+        name=state.name,
+        schedule=state.schedule,
+        timezone=state.timezone,
+        paused=paused,
+        paused_until=state.paused_until if paused else None,
+        next_run_at=state.next_run_at,
+        last_run=last,
+        running=tuple(running),
+        present=state.present,
+    )

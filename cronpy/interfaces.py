@@ -1,0 +1,250 @@
+"""Every seam the engine depends on, in one place: time, schedules, persistence, processes and
+notifications. Implementations live in runtime/ (clock), schedule/, store/, launch/ and notify/;
+tests hand the engine fakes of each.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from cronpy.model import (
+    Claim,
+    Control,
+    ControlKind,
+    Finish,
+    Job,
+    JobState,
+    LaunchRequest,
+    Outcome,
+    Run,
+    RunnerInfo,
+    Spawned,
+    Status,
+    Trigger,
+)
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current wall time, aware, in UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps (does not advance across suspend on Linux)."""
+        ...
+
+    def boottime(self) -> float:
+        """Seconds since boot, suspend included: it outruns monotonic while the machine sleeps."""
+        ...
+
+
+class Schedule(Protocol):
+    @property
+    def text(self) -> str:
+        """The schedule as written."""
+        ...
+
+    @property
+    def fixed_time(self) -> bool:
+        """Whether the DST rule for fixed-time jobs applies (DESIGN §3)."""
+        ...
+
+    @property
+    def is_reboot(self) -> bool: ...
+
+    def next_after(self, after: datetime, *, anchor: datetime | None = None) -> datetime | None:
+        """First fire instant strictly after ``after`` (aware), in UTC; None if it never will."""
+        ...
+
+
+class Launcher(Protocol):
+    """Starts, stops and reaps job processes (``cronpy.launch.Launcher``)."""
+
+    def start(self, req: LaunchRequest) -> int | Outcome: ...
+
+    def stop(self, run_id: int, reason: str, grace: float | None = None) -> None: ...
+
+    def drain(self) -> list[Outcome]: ...
+
+    def stop_all(self, reason: str, grace: float) -> None: ...
+
+    @property
+    def running(self) -> Mapping[int, int]: ...
+
+
+class Notifier(Protocol):
+    """What runs beside a job: its ``on_*`` commands and ``notify`` targets."""
+
+    def started(self, job: Job, run_id: int) -> None: ...
+
+    def fire(self, event: str, job: Job, run: Run) -> None:
+        """``event`` is on_success, on_failure, on_dead or on_recovery."""
+        ...
+
+
+class Store(ABC):
+    # -- runners -----------------------------------------------------------------------------
+    @abstractmethod
+    def register_runner(self, host: str, pid: int, at: datetime) -> int: ...
+
+    @abstractmethod
+    def heartbeat(self, runner_id: int, at: datetime, note: str | None = None) -> None: ...
+
+    @abstractmethod
+    def unregister_runner(self, runner_id: int, at: datetime) -> None: ...
+
+    @abstractmethod
+    def live_runners(self) -> list[RunnerInfo]: ...
+
+    # -- jobs ----------------------------------------------------------------------------------
+    @abstractmethod
+    def job_states(self) -> dict[str, JobState]:
+        """Every job the store knows, present in the file or not, in name order."""
+
+    @abstractmethod
+    def job_state(self, name: str) -> JobState | None: ...
+
+    @abstractmethod
+    def save_job_states(self, states: Iterable[JobState]) -> None:
+        """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor
+        are first_seen, run_count and last_run_id of a job already stored (claim_run and record
+        own the counters; first_seen anchors ``every`` cadences). A new job gets them all."""
+
+    # -- runs ----------------------------------------------------------------------------------
+    @abstractmethod
+    def claim_run(
+        self,
+        *,
+        job: str,
+        scheduled_at: datetime | None,
+        trigger: Trigger,
+        attempt: int,
+        started_at: datetime,
+        host: str,
+        runner_id: int,
+        log_path: str | None = None,
+        cursor: datetime | None = None,
+    ) -> int | None:
+        """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
+        already has a record: the occurrence was claimed before. One atomic write, made before
+        the command starts. Also bumps the job's run_count and last_run_id, and moves its
+        cursor forward to ``cursor`` in the same transaction, so a runner that dies right
+        after the claim never counts that occurrence again."""
+
+    def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
+        """``claim_run`` for each, in order, in one transaction where the store can (a burst of
+        due jobs then pays one commit, or one round trip, instead of one per job). This
+        default claims them one by one."""
+        return [self.claim_run(**vars(claim)) for claim in claims]
+
+    @abstractmethod
+    def set_pid(
+        self,
+        run_id: int,
+        pid: int,
+        log_path: str | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record the process of a claimed run; ``started_at``, when given, is when its
+        command really started (a claim made for a whole burst is earlier for most)."""
+
+    def set_pids(self, spawned: Sequence[Spawned]) -> None:
+        """``set_pid`` for several runs, in one transaction where the store can. This default
+        writes them one by one."""
+        for s in spawned:
+            self.set_pid(s.run_id, s.pid, s.log_path, s.started_at)
+
+    @abstractmethod
+    def finish_run(self, run_id: int, finish: Finish) -> Run:
+        """Record the end of a started run and return the full record."""
+
+    @abstractmethod
+    def record(
+        self,
+        *,
+        job: str,
+        status: Status,
+        trigger: Trigger,
+        scheduled_at: datetime | None,
+        at: datetime,
+        host: str,
+        runner_id: int | None,
+        reason: str | None = None,
+        missed_count: int | None = None,
+        attempt: int = 1,
+        cursor: datetime | None = None,
+    ) -> int | None:
+        """A complete record for an occurrence that did not start (skipped, missed, spawn_error).
+        Returns None when (job, scheduled_at, attempt) already has a record. ``cursor`` as in
+        ``claim_run``: the occurrences this record accounts for are handled."""
+
+    @abstractmethod
+    def mark_lost(self, at: datetime, *, runner_ids: Sequence[int] | None = None) -> list[Run]:
+        """Turn ``running`` runs of the given runners (None: of every runner) into ``lost``."""
+
+    @abstractmethod
+    def get_run(self, run_id: int) -> Run | None: ...
+
+    @abstractmethod
+    def get_runs(self, run_ids: Sequence[int]) -> dict[int, Run]:
+        """Several runs in one query (``status`` shows every job's last run)."""
+
+    @abstractmethod
+    def runs(
+        self,
+        job: str | None = None,
+        *,
+        limit: int = 20,
+        status: Status | None = None,
+        since: datetime | None = None,
+    ) -> list[Run]:
+        """Newest first (by id)."""
+
+    @abstractmethod
+    def running_runs(self) -> list[Run]: ...
+
+    @abstractmethod
+    def prune(self, job: str, *, keep_runs: int | None, older_than: datetime | None) -> list[str]:
+        """Delete the job's finished runs beyond the newest ``keep_runs`` or started before
+        ``older_than``; return their log paths (the caller deletes the files)."""
+
+    # -- pauses --------------------------------------------------------------------------------
+    @abstractmethod
+    def set_paused(self, names: Sequence[str], paused: bool, until: datetime | None) -> None:
+        """Only the pause columns. Raises UsageError, changing nothing, when a name is not a
+        stored job. ``paused=False`` clears ``until``."""
+
+    # -- controls ------------------------------------------------------------------------------
+    @abstractmethod
+    def push_control(
+        self,
+        kind: ControlKind,
+        at: datetime,
+        *,
+        job: str | None = None,
+        run_id: int | None = None,
+    ) -> int: ...
+
+    @abstractmethod
+    def pending_controls(self) -> list[Control]:
+        """Untaken controls, oldest first."""
+
+    @abstractmethod
+    def complete_control(
+        self, control_id: int, at: datetime, *, run_id: int | None = None, result: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def get_control(self, control_id: int) -> Control | None: ...
+
+    # -- meta ----------------------------------------------------------------------------------
+    def maintain(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing needs doing
+        """Housekeeping kept off the hot path: the runner calls this when it is about to sleep
+        with nothing due for a while (SQLite folds its write-ahead log into the database here,
+        so that recording a run never pays for that fsync)."""
+
+    @abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,46 @@
+"""The records the rest of cronpy passes around: policies as enums, jobs and runs as frozen classes.
+
+Nothing here reads a clock, a file or a database. Times are aware datetimes in UTC;
+durations are float seconds; sizes are int bytes.
+"""
+
+from cronpy.model.enums import Backoff, Missed, Overlap, SkipReason, Status, Trigger
+from cronpy.model.job import Job, JobFile, Keep, Notify, Retry, RunnerSettings, Window
+from cronpy.model.run import (
+    Claim,
+    Control,
+    ControlKind,
+    Finish,
+    JobState,
+    LaunchRequest,
+    Outcome,
+    Run,
+    RunnerInfo,
+    Spawned,
+)
+
+__all__ = [
+    "Backoff",
+    "Claim",
+    "Control",
+    "ControlKind",
+    "Finish",
+    "Job",
+    "JobFile",
+    "JobState",
+    "Keep",
+    "LaunchRequest",
+    "Missed",
+    "Notify",
+    "Outcome",
+    "Overlap",
+    "Retry",
+    "Run",
+    "RunnerInfo",
+    "RunnerSettings",
+    "SkipReason",
+    "Spawned",
+    "Status",
+    "Trigger",
+    "Window",
+]

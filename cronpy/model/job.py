@@ -1,0 +1,127 @@
+"""A job as the job file defines it, after validation: frozen, typed, no raw dicts or strings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from cronpy.model.enums import Backoff, Missed, Overlap
+
+if TYPE_CHECKING:  # keeps the schedule code out of read commands that only touch runs
+    import random
+
+    from cronpy.interfaces import Schedule
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 1  # total attempts, first included
+    backoff: Backoff = Backoff.EXPONENTIAL
+    delay: float = 30.0
+    max_delay: float = 600.0
+    jitter: bool = False
+
+    def delay_before(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before ``attempt`` (2 = the first retry)."""
+        n = max(attempt - 1, 1)
+        if self.backoff is Backoff.CONSTANT:
+            base = self.delay
+        elif self.backoff is Backoff.LINEAR:
+            base = self.delay * n
+        else:
+            base = self.delay * (2 ** (n - 1))
+        base = min(base, self.max_delay)
+        if self.jitter:
+            import random
+
+            base = (rng or random.Random()).uniform(0, base)
+        return base
+
+
+@dataclass(frozen=True)
+class Keep:
+    runs: int | None = 500
+    age: float | None = None  # seconds
+    output: int = 1024 * 1024  # bytes of log kept per run (head and tail)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Days (0 = Monday) and local time ranges [start, end) in which the job may start."""
+
+    days: frozenset[int] = frozenset(range(7))
+    hours: tuple[tuple[time, time], ...] = ()
+
+    def allows(self, local: datetime) -> bool:
+        if local.weekday() not in self.days:
+            return False
+        if not self.hours:
+            return True
+        t = local.time().replace(tzinfo=None)
+        return any(start <= t < end for start, end in self.hours)
+
+
+@dataclass(frozen=True)
+class Notify:
+    webhook: str | None = None
+    email: str | None = None
+    ping: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    schedule: Schedule  # an ``at`` list is a Schedule too
+    command: str | tuple[str, ...]  # a string runs under ``shell -c``; a tuple is an argv
+    timezone: ZoneInfo
+    shell: str = "/bin/sh"
+    missed: Missed = Missed.SKIP
+    missed_deadline: float | None = None
+    overlap: Overlap = Overlap.FORBID
+    timeout: float | None = None
+    kill_grace: float = 30.0
+    retry: Retry = Retry()
+    jitter: float = 0.0
+    success_codes: frozenset[int] = frozenset({0})
+    env: Mapping[str, str] = field(default_factory=dict)
+    env_file: Path | None = None
+    cwd: Path | None = None
+    user: str | None = None
+    window: Window | None = None
+    max_runs: int | None = None
+    enabled: bool = True
+    after: tuple[str, ...] = ()
+    keep: Keep = Keep()
+    on_failure: str | None = None
+    on_dead: str | None = None
+    on_recovery: str | None = None
+    on_success: str | None = None
+    notify: Notify | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        if isinstance(self.command, str):
+            return [self.shell, "-c", self.command]
+        return list(self.command)
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """The optional ``[cronpy]`` table of a job file."""
+
+    store: str | None = None
+    shutdown_grace: float = 30.0
+
+
+@dataclass(frozen=True)
+class JobFile:
+    path: Path
+    jobs: Mapping[str, Job]
+    settings: RunnerSettings = RunnerSettings()

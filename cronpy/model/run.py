@@ -1,0 +1,185 @@
+"""What happens to jobs: runs, the state kept per job, runners, controls, and the records that
+travel between the engine, the store and the launcher."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cronpy.model.enums import Status, Trigger
+
+if TYPE_CHECKING:
+    from cronpy.model.job import Job
+
+
+@dataclass(frozen=True)
+class Run:
+    """One record of history: a start of a command, or the reason an occurrence did not start."""
+
+    id: int
+    job: str
+    status: Status
+    trigger: Trigger
+    scheduled_at: datetime | None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    attempt: int = 1
+    host: str = ""
+    pid: int | None = None
+    reason: str | None = None  # why skipped/missed/spawn_error/lost, in words or a SkipReason
+    missed_count: int | None = None  # for a ``missed`` record: how many occurrences it stands for
+    output_tail: str = ""
+    log_path: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+    @property
+    def lateness(self) -> float | None:
+        if self.started_at is None or self.scheduled_at is None:
+            return None
+        return (self.started_at - self.scheduled_at).total_seconds()
+
+    def to_json(self) -> dict[str, Any]:
+        def iso(d: datetime | None) -> str | None:
+            return None if d is None else d.isoformat()
+
+        return {
+            "id": self.id,
+            "job": self.job,
+            "scheduled_at": iso(self.scheduled_at),
+            "started_at": iso(self.started_at),
+            "ended_at": iso(self.ended_at),
+            "duration": self.duration,
+            "status": str(self.status),
+            "exit_code": self.exit_code,
+            "signal": self.signal,
+            "attempt": self.attempt,
+            "trigger": str(self.trigger),
+            "host": self.host,
+            "pid": self.pid,
+            "lateness": self.lateness,
+            "reason": self.reason,
+            "missed_count": self.missed_count,
+            "output": self.output_tail,
+        }
+
+
+@dataclass(frozen=True)
+class JobState:
+    """What the store remembers of a job, by name, across restarts and reloads."""
+
+    name: str
+    first_seen: datetime  # anchor of ``every`` schedules: the cadence survives restarts
+    cursor: datetime | None = None  # the latest occurrence already handled (run, skipped or missed)
+    next_run_at: datetime | None = None  # as last planned by a runner, for ``status``
+    run_count: int = 0  # starts counted against ``max_runs``
+    paused: bool = False
+    paused_until: datetime | None = None  # None with paused=True: until resumed
+    last_run_id: int | None = None
+    boot_id: str | None = None  # the boot on which ``@reboot`` last ran
+    retry_at: datetime | None = None  # a pending retry survives a restart
+    retry_attempt: int = 0  # the attempt number that retry_at will start
+    retry_scheduled_at: datetime | None = None  # the occurrence being retried
+    schedule: str = ""  # as written, for ``status``
+    timezone: str = ""
+    command: str = ""
+    present: bool = True  # still in the runner's job file
+
+
+@dataclass(frozen=True)
+class RunnerInfo:
+    id: int
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None = None
+    note: str | None = None  # e.g. "degraded: disk full, 3 writes pending"
+
+
+class ControlKind(StrEnum):
+    TRIGGER = "trigger"
+    CANCEL = "cancel"
+    RELOAD = "reload"
+    WAKE = "wake"  # pause/resume changed: replan
+
+
+@dataclass(frozen=True)
+class Control:
+    """A request from a command to the runner, persisted so it survives a runner that is down."""
+
+    id: int
+    kind: ControlKind
+    requested_at: datetime
+    job: str | None = None
+    run_id: int | None = None  # cancel: the run to stop; trigger: the run it started, once taken
+    taken_at: datetime | None = None
+    result: str | None = None  # what the runner did, in words (e.g. "unknown job", "not running")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The arguments of one ``claim_run``, for ``claim_runs``."""
+
+    job: str
+    scheduled_at: datetime | None
+    trigger: Trigger
+    attempt: int
+    started_at: datetime
+    host: str
+    runner_id: int
+    cursor: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """A claimed run's process, for ``set_pids``."""
+
+    run_id: int
+    pid: int
+    log_path: str | None = None
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How a started run ended."""
+
+    status: Status
+    ended_at: datetime
+    exit_code: int | None = None
+    signal: int | None = None
+    output_tail: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    run_id: int
+    job: Job
+    scheduled_at: datetime | None  # UTC
+    attempt: int
+    log_path: Path  # created by the launcher, mode 0600; its directory exists
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: int
+    status: Status
+    exit_code: int | None
+    signal: int | None  # the signal that ended the main process, if any
+    output_tail: str  # the last lines of output
+    reason: str | None  # why it could not start, or why it was stopped
+    pid: int | None
+    ended_monotonic: float

@@ -1,0 +1,140 @@
+"""What runs beside a job: its ``on_*`` shell commands and its ``notify`` targets.
+
+Everything here is fire-and-forget on its own thread, so a slow webhook or a hook that hangs
+never delays the schedule; each thread reaps its own child, so no zombie is left.
+
+Notify conventions:
+- ``ping`` follows healthchecks.io/Cronitor: ``URL/start`` when a run starts, ``URL`` when it
+  succeeds, ``URL/fail`` when it fails;
+- ``webhook`` receives a JSON POST ``{"event", "job", "run"}`` on failure, dead and recovery;
+- ``email`` gets a message through the local MTA (localhost:25), as cron's MAILTO does, when a
+  job is dead (its last attempt failed) and when it recovers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import smtplib
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Any
+
+from cronpy.model import Job, Run
+
+_TIMEOUT = 10.0
+_WEBHOOK_EVENTS = frozenset({"on_failure", "on_dead", "on_recovery"})
+_EMAIL_EVENTS = frozenset({"on_dead", "on_recovery"})
+
+
+def _background(target: Callable[[], None]) -> None:
+    threading.Thread(target=target, daemon=True).start()
+
+
+class JobHooks:
+    def __init__(
+        self,
+        log: Callable[..., None],
+        *,
+        urlopen: Callable[..., Any] = urllib.request.urlopen,
+        smtp: Callable[..., Any] = smtplib.SMTP,
+        smtp_host: str = "localhost",
+    ) -> None:
+        self.log = log
+        self.urlopen = urlopen
+        self.smtp = smtp
+        self.smtp_host = smtp_host
+
+    # -- the Hooks protocol ----------------------------------------------------------------------
+    def started(self, job: Job, run_id: int) -> None:
+        if job.notify is not None and job.notify.ping:
+            self._request(job, f"{job.notify.ping.rstrip('/')}/start?rid={run_id}")
+
+    def fire(self, event: str, job: Job, run: Run) -> None:
+        command: str | None = getattr(job, event)
+        if command:
+            self._shell(event, command, job, run)
+        notify = job.notify
+        if notify is None:
+            return
+        if notify.ping and event in ("on_success", "on_failure"):
+            suffix = "" if event == "on_success" else "/fail"
+            self._request(job, f"{notify.ping.rstrip('/')}{suffix}?rid={run.id}")
+        if notify.webhook and event in _WEBHOOK_EVENTS:
+            body = json.dumps({"event": event, "job": job.name, "run": run.to_json()}).encode()
+            self._request(job, notify.webhook, body)
+        if notify.email and event in _EMAIL_EVENTS:
+            self._email(event, notify.email, job, run)
+
+    # -- the actions -----------------------------------------------------------------------------
+    def _shell(self, event: str, command: str, job: Job, run: Run) -> None:
+        env = dict(os.environ)
+        env.update(job.env)
+        env.update(
+            {
+                "CRONPY_EVENT": event,
+                "CRONPY_JOB": job.name,
+                "CRONPY_RUN_ID": str(run.id),
+                "CRONPY_STATUS": str(run.status),
+                "CRONPY_EXIT_CODE": "" if run.exit_code is None else str(run.exit_code),
+                "CRONPY_ATTEMPT": str(run.attempt),
+                "CRONPY_SCHEDULED_AT": run.scheduled_at.isoformat() if run.scheduled_at else "",
+                "CRONPY_REASON": run.reason or "",
+                "CRONPY_OUTPUT_TAIL": run.output_tail[-2000:],
+            }
+        )
+        try:
+            proc = subprocess.Popen(
+                [job.shell, "-c", command],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            self.log("hook-error", job=job.name, hook=event, reason=str(exc))
+            return
+        self.log("hook", job=job.name, hook=event, pid=proc.pid)
+
+        def reap() -> None:
+            proc.wait()
+
+        _background(reap)
+
+    def _request(self, job: Job, url: str, body: bytes | None = None) -> None:
+        def send() -> None:
+            request = urllib.request.Request(url, data=body, method="POST" if body else "GET")
+            if body:
+                request.add_header("Content-Type", "application/json")
+            try:
+                with self.urlopen(request, timeout=_TIMEOUT) as response:
+                    response.read(1024)
+            except (OSError, ValueError) as exc:
+                self.log("notify-error", job=job.name, url=url, reason=str(exc))
+
+        _background(send)
+
+    def _email(self, event: str, address: str, job: Job, run: Run) -> None:
+        what = "recovered" if event == "on_recovery" else f"failed ({run.status})"
+        message = EmailMessage()
+        message["Subject"] = f"cronpy: {job.name} {what}"
+        message["From"] = f"cronpy@{os.uname().nodename}"
+        message["To"] = address
+        message.set_content(
+            f"job: {job.name}\nrun: {run.id} attempt {run.attempt}\nstatus: {run.status}\n"
+            f"exit code: {run.exit_code}\nscheduled at: {run.scheduled_at}\n"
+            f"reason: {run.reason or ''}\n\n{run.output_tail}\n"
+        )
+
+        def send() -> None:
+            try:
+                with self.smtp(self.smtp_host, timeout=_TIMEOUT) as smtp:
+                    smtp.send_message(message)
+            except (OSError, smtplib.SMTPException) as exc:
+                self.log("notify-error", job=job.name, email=address, reason=str(exc))
+
+        _background(send)

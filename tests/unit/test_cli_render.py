@@ -1,0 +1,165 @@
+"""The renderer: the same results as colour tables (rich), plain text, or JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cronpy.cli.commands.history import HistoryResult
+from cronpy.cli.commands.preview import NextResult
+from cronpy.cli.commands.status import JobStatus, RunnerStatus, StatusResult
+from cronpy.cli.render import render
+from cronpy.model import Run, Status, Trigger
+
+T = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+ANSI = re.compile(r"\x1b\[")
+
+
+def run(run_id: int, status: Status, **kw: object) -> Run:
+    args: dict[str, object] = {
+        "id": run_id,
+        "job": "backup",
+        "status": status,
+        "trigger": Trigger.SCHEDULE,
+        "scheduled_at": T,
+        "started_at": T + timedelta(seconds=2),
+        "ended_at": T + timedelta(seconds=62),
+    }
+    args.update(kw)
+    return Run(**args)  # type: ignore[arg-type]
+
+
+def history() -> HistoryResult:
+    newest_first = (
+        run(4, Status.MISSED, started_at=None, missed_count=3),
+        run(3, Status.SKIPPED, started_at=None, reason="paused"),
+        run(2, Status.FAILED, exit_code=3),
+        run(1, Status.SUCCEEDED, exit_code=0),
+    )
+    return HistoryResult(job="backup", runs=newest_first)
+
+
+def status() -> StatusResult:
+    job = JobStatus(
+        name="backup",
+        schedule="0 3 * * *",
+        timezone="UTC",
+        paused=True,
+        paused_until=None,
+        next_run_at=T + timedelta(days=1),
+        last_run=run(2, Status.FAILED, exit_code=3),
+        running=(),
+        present=True,
+    )
+    return StatusResult(
+        state_dir=Path("/state"),
+        now=T,
+        runners=(RunnerStatus(pid=42, host="box", started_at=T.isoformat()),),
+        jobs=(job,),
+    )
+
+
+def rendered(result: object, *, color: bool) -> str:
+    out = io.StringIO()
+    render(result, stream=out, color=color)
+    return out.getvalue()
+
+
+def test_plain_history_has_a_letter_strip_oldest_first_and_a_legend() -> None:
+    text = rendered(history(), color=False)
+    assert not ANSI.search(text)
+    lines = text.splitlines()
+    assert lines[0].endswith("SF-M")
+    assert lines[1].strip() == "S succeeded, F failed, - skipped, M missed"
+    header = next(line for line in lines if line.startswith("ID"))
+    assert header.split() == [
+        "ID",
+        "JOB",
+        "SCHEDULED",
+        "STARTED",
+        "DURATION",
+        "STATUS",
+        "EXIT",
+        "TRIGGER",
+        "LATE",
+    ]
+    row = next(line for line in lines if "failed (exit 3)" in line)
+    assert " 1m00s " in row and row.rstrip().endswith("2s")  # duration and lateness
+
+
+def test_plain_table_right_aligns_numbers() -> None:
+    runs = (run(10, Status.SUCCEEDED, exit_code=0), run(9, Status.SUCCEEDED, exit_code=0))
+    text = rendered(HistoryResult(job=None, runs=runs), color=False)
+    ids = [line[:2] for line in text.splitlines() if line[:2].strip().isdigit()]
+    assert ids == ["10", " 9"]
+
+
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich sizes tables to the terminal; make the pretend terminal wide enough for one line."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def unstyled(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+def test_colour_history_uses_escape_codes_and_squares(wide: None) -> None:
+    text = rendered(history(), color=True)
+    assert ANSI.search(text)
+    assert unstyled(text.splitlines()[0]).endswith("■■■■")
+    assert "failed (exit 3)" in unstyled(text)
+
+
+def test_status_plain_and_colour_show_the_same_facts(wide: None) -> None:
+    plain = rendered(status(), color=False)
+    colour = unstyled(rendered(status(), color=True))
+    for text in (plain, colour):
+        assert "pid 42 on box" in text
+        assert "failed (exit 3)" in text and "paused" in text and "0 3 * * *" in text
+        assert "(in 1d00h)" in text
+    assert not ANSI.search(plain)
+
+
+def test_json_is_the_result_document() -> None:
+    out = io.StringIO()
+    render(status(), as_json=True, stream=out)
+    data = json.loads(out.getvalue())
+    assert data == status().to_json()
+    assert data["jobs"][0]["last_run"]["exit_code"] == 3
+    assert data["jobs"][0]["next_run_at"] == "2026-03-03T03:00:00+00:00"
+
+
+def test_next_marks_only_the_results_where_the_offset_changes() -> None:
+    zone = ZoneInfo("Europe/Berlin")
+    times = tuple(
+        datetime.fromisoformat(t).astimezone(zone)
+        for t in (
+            "2026-03-28T01:30:00+00:00",
+            "2026-03-29T01:30:00+00:00",
+            "2026-03-30T01:30:00+00:00",
+        )
+    )
+    result = NextResult(
+        schedule="30 H * * *",  # text only; rendering does not parse it
+        timezone="Europe/Berlin",
+        after=datetime(2026, 3, 28, tzinfo=UTC),
+        times=times,
+        zone=zone,
+    )
+    lines = rendered(result, color=False).splitlines()[1:]
+    marked = ["→" in line for line in lines]
+    assert marked == [False, True, False]
+    assert "+01:00 → +02:00" in lines[1] and "2026-03-29T01:30:00Z" in lines[1]
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_unknown_results_are_a_programming_error(as_json: bool) -> None:
+    with pytest.raises((TypeError, AttributeError)):
+        render(object(), as_json=as_json, stream=io.StringIO())

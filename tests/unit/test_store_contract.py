@@ -1,0 +1,817 @@
+"""The contract every Store implementation passes, then what is particular to SQLite.
+
+To add a backend, add its name to ``BACKENDS`` and a branch to ``_open``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from cronpy.errors import StateError, UsageError
+from cronpy.interfaces import Store
+from cronpy.model import ControlKind, Finish, JobState, Status, Trigger
+from cronpy.store import open_store
+from cronpy.store import sqlite as sqlite_module
+from cronpy.store.sqlite import MIGRATIONS, SqliteStore
+
+BACKENDS = ["sqlite"]
+T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+HOST = "host-a"
+
+OpenStore = Callable[..., Store]
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture(params=BACKENDS)
+def open_(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+    """Opens stores on one shared database; closes them all at the end."""
+    opened: list[Store] = []
+
+    def _open(*, readonly: bool = False) -> Store:
+        if request.param == "sqlite":
+            store: Store = SqliteStore(tmp_path / "state.db", readonly=readonly)
+        else:  # pragma: no cover - a new backend needs its branch here
+            raise AssertionError(request.param)
+        opened.append(store)
+        return store
+
+    yield _open
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_: OpenStore) -> Store:
+    return open_()
+
+
+@pytest.fixture
+def runner(store: Store) -> int:
+    store.save_job_states([JobState(name=n, first_seen=T0) for n in ("backup", "report", "sync")])
+    return store.register_runner(HOST, 4242, T0)
+
+
+def claim(store: Store, runner: int, job: str = "backup", seconds: float = 0, **kw: object) -> int:
+    args: dict[str, object] = {
+        "job": job,
+        "scheduled_at": at(seconds),
+        "trigger": Trigger.SCHEDULE,
+        "attempt": 1,
+        "started_at": at(seconds + 0.25),
+        "host": HOST,
+        "runner_id": runner,
+    }
+    args.update(kw)
+    run_id = store.claim_run(**args)  # type: ignore[arg-type]
+    assert run_id is not None
+    return run_id
+
+
+def finish(store: Store, run_id: int, seconds: float, status: Status = Status.SUCCEEDED) -> None:
+    store.finish_run(run_id, Finish(status=status, ended_at=at(seconds), exit_code=0))
+
+
+# -- claiming and finishing ------------------------------------------------------------------
+
+
+def test_second_claim_of_the_same_occurrence_is_refused(store: Store, runner: int) -> None:
+    first = claim(store, runner)
+    again = store.claim_run(
+        job="backup",
+        scheduled_at=at(0),
+        trigger=Trigger.CATCH_UP,
+        attempt=1,
+        started_at=at(5),
+        host="host-b",
+        runner_id=runner,
+    )
+    assert again is None
+    # another attempt, another job or another time are other occurrences
+    assert claim(store, runner, attempt=2) != first
+    assert claim(store, runner, job="report") != first
+    assert claim(store, runner, seconds=60) != first
+    assert [r.id for r in store.runs("backup", limit=10)][-1] == first
+    assert len(store.runs("backup", limit=10)) == 3
+
+
+def test_claims_through_two_store_objects_still_run_an_occurrence_once(
+    open_: OpenStore, runner: int
+) -> None:
+    other = open_()
+    assert claim(other, runner) is not None
+    assert (
+        open_().claim_run(
+            job="backup",
+            scheduled_at=at(0),
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=at(1),
+            host=HOST,
+            runner_id=runner,
+        )
+        is None
+    )
+
+
+def test_claim_and_finish_round_trip_every_field(store: Store, runner: int) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    scheduled = datetime(2026, 3, 29, 3, 0, 0, 1, tzinfo=berlin)  # just after the DST jump
+    started = scheduled + timedelta(milliseconds=7, microseconds=3)
+    run_id = store.claim_run(
+        job="backup",
+        scheduled_at=scheduled,
+        trigger=Trigger.RETRY,
+        attempt=2,
+        started_at=started,
+        host=HOST,
+        runner_id=runner,
+        log_path="/state/logs/backup/1.log",
+    )
+    assert run_id is not None
+    running = store.get_run(run_id)
+    assert running is not None
+    assert running.status is Status.RUNNING
+    assert running.ended_at is None
+    store.set_pid(run_id, 31337)
+    ended = started + timedelta(seconds=61, microseconds=999_999)
+    done = store.finish_run(
+        run_id,
+        Finish(
+            status=Status.KILLED,
+            ended_at=ended,
+            exit_code=None,
+            signal=9,
+            output_tail="last line ✓\n",
+            reason="killed by signal 9",
+        ),
+    )
+    assert done.id == run_id
+    assert done.job == "backup"
+    assert done.status is Status.KILLED
+    assert done.trigger is Trigger.RETRY
+    assert done.attempt == 2
+    assert done.scheduled_at == scheduled
+    assert done.started_at == started
+    assert done.ended_at == ended
+    for stamp in (done.scheduled_at, done.started_at, done.ended_at):
+        assert stamp is not None
+        assert stamp.utcoffset() == timedelta(0)
+    assert done.duration == pytest.approx(61.999999)
+    assert done.lateness == pytest.approx(0.007003)
+    assert (done.exit_code, done.signal) == (None, 9)
+    assert done.host == HOST
+    assert done.pid == 31337
+    assert done.output_tail == "last line ✓\n"
+    assert done.reason == "killed by signal 9"
+    assert done.log_path == "/state/logs/backup/1.log"
+    assert store.get_run(run_id) == done
+
+
+def test_set_pid_keeps_the_log_path_unless_given(store: Store, runner: int) -> None:
+    run_id = claim(store, runner, log_path="/a.log")
+    store.set_pid(run_id, 10)
+    assert store.get_run(run_id).log_path == "/a.log"  # type: ignore[union-attr]
+    store.set_pid(run_id, 11, log_path="/b.log")
+    run = store.get_run(run_id)
+    assert run is not None
+    assert (run.pid, run.log_path) == (11, "/b.log")
+
+
+def test_finishing_an_unknown_run_is_a_state_error(store: Store) -> None:
+    with pytest.raises(StateError, match="no run 999"):
+        store.finish_run(999, Finish(status=Status.SUCCEEDED, ended_at=T0))
+
+
+def test_naive_datetimes_are_refused(store: Store, runner: int) -> None:
+    with pytest.raises(ValueError, match="naive"):
+        store.register_runner(HOST, 1, datetime(2026, 1, 1))
+
+
+def test_get_run_of_unknown_id_is_none(store: Store) -> None:
+    assert store.get_run(12345) is None
+
+
+def test_get_runs_fetches_many_at_once_and_skips_unknown_ids(store: Store, runner: int) -> None:
+    ids = [claim(store, runner, job=f"job{i}") for i in range(600)]  # more than one chunk
+    found = store.get_runs([*ids, 99999, ids[0]])
+    assert sorted(found) == sorted(ids)
+    assert all(found[i].id == i and found[i].job == f"job{n}" for n, i in enumerate(ids))
+
+
+# -- records of occurrences that did not start -------------------------------------------------
+
+
+def test_record_skipped_and_missed(store: Store, runner: int) -> None:
+    skipped = store.record(
+        job="backup",
+        status=Status.SKIPPED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(0),
+        at=at(0.5),
+        host=HOST,
+        runner_id=runner,
+        reason="overlap",
+    )
+    missed = store.record(
+        job="backup",
+        status=Status.MISSED,
+        trigger=Trigger.CATCH_UP,
+        scheduled_at=at(3600),
+        at=at(7200),
+        host=HOST,
+        runner_id=None,
+        reason="runner was down",
+        missed_count=17,
+    )
+    assert skipped is not None and missed is not None
+    s = store.get_run(skipped)
+    m = store.get_run(missed)
+    assert s is not None and m is not None
+    assert (s.status, s.reason, s.missed_count) == (Status.SKIPPED, "overlap", None)
+    assert (s.started_at, s.ended_at, s.scheduled_at) == (None, at(0.5), at(0))
+    assert s.lateness is None and s.duration is None
+    assert (m.status, m.trigger, m.reason, m.missed_count) == (
+        Status.MISSED,
+        Trigger.CATCH_UP,
+        "runner was down",
+        17,
+    )
+
+
+def test_an_occurrence_leaves_exactly_one_record(store: Store, runner: int) -> None:
+    claim(store, runner)
+    for status in (Status.SKIPPED, Status.MISSED):
+        assert (
+            store.record(
+                job="backup",
+                status=status,
+                trigger=Trigger.SCHEDULE,
+                scheduled_at=at(0),
+                at=at(1),
+                host=HOST,
+                runner_id=runner,
+            )
+            is None
+        )
+    assert [r.status for r in store.runs("backup")] == [Status.RUNNING]
+
+
+def test_last_run_id_and_run_count(store: Store, runner: int) -> None:
+    first = claim(store, runner)
+    state = store.job_state("backup")
+    assert state is not None
+    assert (state.last_run_id, state.run_count) == (first, 1)
+    second = claim(store, runner, seconds=60)
+    skipped = store.record(
+        job="backup",
+        status=Status.SKIPPED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(120),
+        at=at(120),
+        host=HOST,
+        runner_id=runner,
+        reason="paused",
+    )
+    state = store.job_state("backup")
+    assert state is not None
+    assert state.last_run_id == skipped != second
+    assert state.run_count == 2  # records are not starts: max_runs counts starts
+    other = store.job_state("report")
+    assert other is not None
+    assert (other.last_run_id, other.run_count) == (None, 0)
+
+
+def test_claim_for_a_job_never_saved_creates_its_state(store: Store, runner: int) -> None:
+    run_id = claim(store, runner, job="adhoc")
+    state = store.job_state("adhoc")
+    assert state is not None
+    assert (state.last_run_id, state.run_count, state.first_seen) == (run_id, 1, at(0.25))
+
+
+# -- lost runs ---------------------------------------------------------------------------------
+
+
+def test_mark_lost_only_touches_running_runs_of_the_given_runners(
+    store: Store, runner: int
+) -> None:
+    other = store.register_runner("host-b", 777, T0)
+    gone_running = claim(store, runner, seconds=0)
+    gone_finished = claim(store, runner, seconds=60)
+    finish(store, gone_finished, 70)
+    alive_running = claim(store, other, job="report")
+
+    lost = store.mark_lost(at(100), runner_ids=[runner])
+
+    assert [r.id for r in lost] == [gone_running]
+    assert lost[0].status is Status.LOST
+    assert lost[0].ended_at == at(100)
+    assert lost[0].reason == f"runner gone (pid 4242 on {HOST})"
+    assert store.get_run(gone_running) == lost[0]
+    assert store.get_run(gone_finished).status is Status.SUCCEEDED  # type: ignore[union-attr]
+    assert store.get_run(alive_running).status is Status.RUNNING  # type: ignore[union-attr]
+    assert store.mark_lost(at(101), runner_ids=[]) == []
+
+    everyone = store.mark_lost(at(200))
+    assert [r.id for r in everyone] == [alive_running]
+    assert everyone[0].reason == "runner gone (pid 777 on host-b)"
+    assert store.running_runs() == []
+
+
+def test_running_runs_oldest_first(store: Store, runner: int) -> None:
+    a = claim(store, runner, seconds=0)
+    b = claim(store, runner, job="report", seconds=1)
+    done = claim(store, runner, job="sync", seconds=2)
+    finish(store, done, 3)
+    assert [r.id for r in store.running_runs()] == [a, b]
+
+
+# -- reading history ---------------------------------------------------------------------------
+
+
+def test_runs_filters_and_newest_first(store: Store, runner: int) -> None:
+    ids: dict[str, list[int]] = {"backup": [], "report": []}
+    for i in range(6):
+        for job in ids:
+            run_id = claim(store, runner, job=job, seconds=i * 60)
+            finish(store, run_id, i * 60 + 1, Status.FAILED if i % 2 else Status.SUCCEEDED)
+            ids[job].append(run_id)
+
+    assert [r.id for r in store.runs("backup", limit=100)] == ids["backup"][::-1]
+    assert [r.id for r in store.runs("backup", limit=2)] == ids["backup"][:-3:-1]
+    every = [r.id for r in store.runs(limit=100)]
+    assert every == sorted(ids["backup"] + ids["report"], reverse=True)
+    failed = store.runs("report", status=Status.FAILED)
+    assert [r.id for r in failed] == [ids["report"][i] for i in (5, 3, 1)]
+    assert all(r.status is Status.FAILED for r in store.runs(status=Status.FAILED))
+    assert len(store.runs(status=Status.FAILED, limit=100)) == 6
+    # since compares with the start (or the record time for a run that did not start)
+    recent = store.runs("backup", since=at(4 * 60))
+    assert [r.id for r in recent] == [ids["backup"][5], ids["backup"][4]]
+    assert store.runs("nope") == []
+    assert store.runs("backup", since=at(10**6)) == []
+
+
+def test_since_does_not_assume_ids_follow_time(store: Store, runner: int) -> None:
+    # the wall clock stepped back between two records: ids and times disagree
+    late = claim(store, runner, seconds=100)
+    early = store.record(
+        job="backup",
+        status=Status.MISSED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(10),
+        at=at(50),
+        host=HOST,
+        runner_id=runner,
+    )
+    later = claim(store, runner, seconds=200)
+    assert early is not None
+    assert [r.id for r in store.runs("backup", since=at(75))] == [later, late]
+    assert [r.id for r in store.runs("backup", since=at(50))] == [later, early, late]
+    assert [r.id for r in store.runs(since=at(75))] == [later, late]
+
+
+# -- pruning -----------------------------------------------------------------------------------
+
+
+def test_prune_by_count_returns_log_paths_and_spares_running(store: Store, runner: int) -> None:
+    # the oldest record did not start: it has no log, so no path to return
+    skipped = store.record(
+        job="backup",
+        status=Status.SKIPPED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(-60),
+        at=at(-60),
+        host=HOST,
+        runner_id=runner,
+    )
+    ids = []
+    for i in range(10):
+        ids.append(claim(store, runner, seconds=i * 60, log_path=f"/logs/{i}.log"))
+        if i != 2:
+            finish(store, ids[-1], i * 60 + 5)
+    other = claim(store, runner, job="report", log_path="/logs/report.log")
+    finish(store, other, 1)
+
+    paths = store.prune("backup", keep_runs=3, older_than=None)
+
+    assert sorted(paths) == sorted(f"/logs/{i}.log" for i in (0, 1, 3, 4, 5, 6))
+    left = [r.id for r in store.runs("backup", limit=100)]
+    assert left == [ids[9], ids[8], ids[7], ids[2]]  # 2 is still running
+    assert skipped is not None and store.get_run(skipped) is None
+    assert store.get_run(other) is not None
+    assert store.prune("backup", keep_runs=3, older_than=None) == []
+
+
+def test_prune_by_age(store: Store, runner: int) -> None:
+    old = claim(store, runner, seconds=0, log_path="/logs/old.log")
+    finish(store, old, 10)
+    old_running = claim(store, runner, seconds=60, log_path="/logs/running.log")
+    new = claim(store, runner, seconds=3600, log_path="/logs/new.log")
+    finish(store, new, 3610)
+
+    assert store.prune("backup", keep_runs=None, older_than=at(1800)) == ["/logs/old.log"]
+    assert [r.id for r in store.runs("backup")] == [new, old_running]
+
+
+def test_prune_never_deletes_the_last_run_status_shows(store: Store, runner: int) -> None:
+    only = claim(store, runner, log_path="/logs/only.log")
+    finish(store, only, 5)
+    assert store.prune("backup", keep_runs=0, older_than=at(10**6)) == []
+    assert store.get_run(only) is not None
+
+
+def test_run_ids_are_not_reused_after_pruning(store: Store, runner: int) -> None:
+    first = claim(store, runner, seconds=0)
+    finish(store, first, 1)
+    second = claim(store, runner, seconds=60)
+    finish(store, second, 61)
+    store.prune("backup", keep_runs=1, older_than=None)
+    assert store.get_run(first) is None
+    assert claim(store, runner, seconds=120) > second
+
+
+# -- job states and pauses ---------------------------------------------------------------------
+
+
+def test_job_states_upsert_and_read_back(store: Store) -> None:
+    full = JobState(
+        name="backup",
+        first_seen=at(0),
+        cursor=at(3600),
+        next_run_at=at(7200),
+        boot_id="b00t",
+        retry_at=at(3700),
+        retry_attempt=2,
+        retry_scheduled_at=at(3600),
+        schedule="0 3 * * *",
+        timezone="Europe/Berlin",
+        command="restic backup /home",
+        present=True,
+    )
+    store.save_job_states([full, JobState(name="a-first", first_seen=at(5))])
+    assert list(store.job_states()) == ["a-first", "backup"]
+    assert store.job_state("backup") == full
+    assert store.job_state("missing") is None
+
+    moved = JobState(
+        name="backup",
+        first_seen=at(999),  # first_seen stays what it was: the cadence of `every` hangs on it
+        cursor=at(7200),
+        schedule="0 4 * * *",
+        timezone="UTC",
+        command="true",
+        present=False,
+    )
+    store.save_job_states([moved])
+    state = store.job_state("backup")
+    assert state is not None
+    assert state.first_seen == at(0)
+    assert (state.cursor, state.next_run_at, state.retry_at, state.boot_id) == (
+        at(7200),
+        None,
+        None,
+        None,
+    )
+    assert (state.schedule, state.timezone, state.command, state.present) == (
+        "0 4 * * *",
+        "UTC",
+        "true",
+        False,
+    )
+
+
+def test_saving_job_states_keeps_pauses_and_counters(store: Store, runner: int) -> None:
+    run_id = claim(store, runner)
+    store.set_paused(["backup"], True, at(7200))
+    stale = JobState(name="backup", first_seen=T0, cursor=at(60), paused=False, run_count=0)
+    store.save_job_states([stale])
+    state = store.job_state("backup")
+    assert state is not None
+    assert (state.paused, state.paused_until) == (True, at(7200))
+    assert (state.run_count, state.last_run_id, state.cursor) == (1, run_id, at(60))
+
+
+def test_set_paused_until_and_resume(store: Store, runner: int) -> None:
+    store.set_paused(["backup", "report"], True, None)
+    states = store.job_states()
+    assert (states["backup"].paused, states["backup"].paused_until) == (True, None)
+    assert states["report"].paused and not states["sync"].paused
+    store.set_paused(["report"], True, at(3600))
+    assert store.job_state("report").paused_until == at(3600)  # type: ignore[union-attr]
+    store.set_paused(["backup", "report"], False, at(3600))
+    for name in ("backup", "report"):
+        state = store.job_state(name)
+        assert state is not None
+        assert (state.paused, state.paused_until) == (False, None)
+
+
+def test_pausing_an_unknown_job_changes_nothing(store: Store, runner: int) -> None:
+    with pytest.raises(UsageError, match="'ghost'"):
+        store.set_paused(["backup", "ghost"], True, None)
+    assert store.job_state("backup").paused is False  # type: ignore[union-attr]
+
+
+# -- runners and controls ----------------------------------------------------------------------
+
+
+def test_runner_register_heartbeat_unregister(store: Store) -> None:
+    a = store.register_runner("host-a", 100, at(0))
+    b = store.register_runner("host-b", 200, at(1))
+    store.heartbeat(a, at(30), note="degraded: disk full, 3 writes pending")
+    live = store.live_runners()
+    assert [(r.id, r.host, r.pid) for r in live] == [(a, "host-a", 100), (b, "host-b", 200)]
+    assert (live[0].started_at, live[0].heartbeat_at) == (at(0), at(30))
+    assert live[0].note == "degraded: disk full, 3 writes pending"
+    assert live[1].heartbeat_at == at(1) and live[1].stopped_at is None
+    store.heartbeat(a, at(60))
+    assert store.live_runners()[0].note is None
+    store.unregister_runner(a, at(90))
+    assert [r.id for r in store.live_runners()] == [b]
+
+
+def test_controls_lifecycle(store: Store) -> None:
+    trigger = store.push_control(ControlKind.TRIGGER, at(0), job="backup")
+    cancel = store.push_control(ControlKind.CANCEL, at(1), run_id=7)
+    reload = store.push_control(ControlKind.RELOAD, at(2))
+    assert [(c.id, c.kind) for c in store.pending_controls()] == [
+        (trigger, ControlKind.TRIGGER),
+        (cancel, ControlKind.CANCEL),
+        (reload, ControlKind.RELOAD),
+    ]
+    store.complete_control(trigger, at(3), run_id=42, result="started")
+    store.complete_control(cancel, at(4), result="not running")
+    assert [c.id for c in store.pending_controls()] == [reload]
+    done = store.get_control(trigger)
+    assert done is not None
+    assert (done.job, done.run_id, done.taken_at, done.result, done.requested_at) == (
+        "backup",
+        42,
+        at(3),
+        "started",
+        at(0),
+    )
+    kept = store.get_control(cancel)
+    assert kept is not None
+    assert kept.run_id == 7  # completing without a run id keeps the one asked about
+    assert store.get_control(999) is None
+
+
+# -- SQLite in particular ------------------------------------------------------------------------
+
+
+def _versions(path: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStore(path) as store:
+        store.save_job_states([JobState(name="backup", first_seen=T0)])
+    with SqliteStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        assert list(store.job_states()) == ["backup"]
+    assert [v for v, _ in _versions(path)] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_new_migration_is_applied_and_recorded_on_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    SqliteStore(path).close()
+
+    def _v99_add_notes(db: sqlite3.Connection) -> None:
+        db.execute("ALTER TABLE jobs ADD COLUMN notes TEXT")
+
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", [*MIGRATIONS, _v99_add_notes])
+    with pytest.raises(StateError, match="start `cronpy run` once to upgrade"):
+        SqliteStore(path, readonly=True)
+    with SqliteStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS) + 1
+    assert _versions(path)[-1] == (len(MIGRATIONS) + 1, "v99_add_notes")
+
+
+def test_a_failing_migration_leaves_the_schema_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "state.db"
+    SqliteStore(path).close()
+
+    def _v2_broken(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x)")
+        db.execute("THIS IS NOT SQL")
+
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", [*MIGRATIONS, _v2_broken])
+    with pytest.raises(StateError, match="syntax error"):
+        SqliteStore(path)
+    with sqlite3.connect(path) as db:
+        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "half_done" not in tables
+    assert len(_versions(path)) == len(MIGRATIONS)
+
+
+def test_a_database_from_a_newer_cronpy_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO migrations VALUES (1000, 'future')")
+    with pytest.raises(StateError, match="newer cronpy"):
+        SqliteStore(path)
+
+
+def test_readonly_open_of_a_missing_database(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with pytest.raises(StateError, match=r"no state at .*state\.db: has `cronpy run` been"):
+        SqliteStore(path, readonly=True)
+    assert not path.exists()
+    assert StateError.exit_code == 3
+
+
+def test_readonly_store_reads_but_never_writes(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStore(path) as writer:
+        writer.save_job_states([JobState(name="backup", first_seen=T0)])
+        with SqliteStore(path, readonly=True) as reader:
+            assert list(reader.job_states()) == ["backup"]
+            with pytest.raises(StateError, match="readonly"):
+                reader.set_paused(["backup"], True, None)
+            reader.maintain()  # a no-op, not an error
+        assert writer.job_state("backup").paused is False  # type: ignore[union-attr]
+
+
+def test_an_empty_file_is_not_yet_state(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.touch()  # what a runner leaves for an instant while it creates the database
+    with pytest.raises(StateError, match="no state at"):
+        SqliteStore(path, readonly=True)
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    path.write_bytes(b"definitely not sqlite" * 100)
+    with pytest.raises(StateError, match=r"state\.db"):
+        SqliteStore(path)
+
+
+def test_database_files_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStore(path) as store:
+        store.save_job_states([JobState(name="backup", first_seen=T0)])
+        files = [path, path.with_name("state.db-wal"), path.with_name("state.db-shm")]
+        for f in files:
+            assert f.exists(), f
+            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+
+
+def test_maintain_folds_the_wal_into_the_database(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    with SqliteStore(path) as store:
+        runner = store.register_runner(HOST, 1, T0)
+        store.save_job_states([JobState(name="backup", first_seen=T0)])
+        claim(store, runner)
+        size_before = path.stat().st_size
+        store.maintain()
+        # the pages the claim wrote are in the database file now, not only in the WAL
+        assert path.stat().st_size > size_before
+
+
+# -- open_store --------------------------------------------------------------------------------
+
+
+def test_open_store_defaults_to_sqlite_in_the_state_dir(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.path == tmp_path / "state.db"
+    finally:
+        store.close()
+    with pytest.raises(StateError, match="no state at"):
+        open_store(tmp_path / "elsewhere", readonly=True)
+
+
+def test_open_store_sqlite_url(tmp_path: Path) -> None:
+    target = tmp_path / "custom.db"
+    store = open_store(tmp_path / "unused", f"sqlite://{target}")
+    try:
+        assert isinstance(store, SqliteStore) and store.path == target
+    finally:
+        store.close()
+    assert target.exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://cron:secret@db/cronpy", "PostgreSQL store is not available yet"),
+        ("mysql://db/cronpy", "unknown store URL"),
+        ("sqlite://", "names no file"),
+    ],
+)
+def test_open_store_refuses_other_urls(tmp_path: Path, url: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message) as info:
+        open_store(tmp_path, url)
+    assert "secret" not in str(info.value)
+
+
+def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: int) -> None:
+    def cursor() -> datetime | None:
+        state = store.job_state("backup")
+        assert state is not None
+        return state.cursor
+
+    claim(store, runner, seconds=60, cursor=at(60))
+    assert cursor() == at(60)
+    claim(store, runner, seconds=30, cursor=at(30))  # an older claim does not move it back
+    assert cursor() == at(60)
+    store.record(
+        job="backup",
+        status=Status.MISSED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(90),
+        at=at(200),
+        host=HOST,
+        runner_id=runner,
+        missed_count=3,
+        cursor=at(120),
+    )
+    assert cursor() == at(120)
+    state = store.job_state("backup")
+    assert state is not None
+    store.save_job_states([replace(state, cursor=at(10))])  # a stale in-memory copy
+    assert cursor() == at(120)
+    store.save_job_states([replace(state, cursor=at(500))])
+    assert cursor() == at(500)
+    claim(store, runner, seconds=600)  # no cursor given: unchanged
+    assert cursor() == at(500)
+
+
+def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> None:
+    first, second = claim(store, runner, seconds=1), claim(store, runner, seconds=2)
+    from cronpy.model import Spawned
+
+    store.set_pids([Spawned(first, 101, "/logs/1.log", at(1.5)), Spawned(second, 102)])
+    one, two = store.get_run(first), store.get_run(second)
+    assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
+    assert one.started_at == at(1.5)  # when the command really started, not the claim
+    assert two is not None and (two.pid, two.log_path) == (102, None)
+    assert two.started_at == at(2.25)  # unchanged: the claim's
+
+
+def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
+    store: Store, runner: int
+) -> None:
+    from cronpy.model import Claim
+
+    taken = claim(store, runner, seconds=2)
+    claims = [
+        Claim(
+            job="backup",
+            scheduled_at=at(s),
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=at(10),
+            host=HOST,
+            runner_id=runner,
+            cursor=at(s),
+        )
+        for s in (1, 2, 3)
+    ]
+    first, again, third = store.claim_runs(claims)
+    assert again is None and first is not None and third is not None
+    assert first < third and taken < first
+    state = store.job_state("backup")
+    assert state is not None and state.cursor == at(3)
+    assert state.run_count == 3 and state.last_run_id == third
+
+
+def test_sqlite_waits_for_a_held_lock_only_as_long_as_asked(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cronpy.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "state.db", busy_timeout=0.2)
+    try:
+        (ms,) = store._db.execute("PRAGMA busy_timeout").fetchone()
+        assert ms == 200
+        other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StateError, match="locked"):
+                store.register_runner(HOST, 1, T0)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert store.register_runner(HOST, 1, T0) > 0  # and works again once released
+    finally:
+        store.close()
