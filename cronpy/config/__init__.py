@@ -9,7 +9,6 @@ light, linear scan of the source that only runs when there is something to repor
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import gc
 import json
@@ -26,7 +25,7 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cronpy.errors import ConfigError, DurationError, Problem, ScheduleError
+from cronpy.errors import ConfigError, DurationError, Problem, ScheduleError, did_you_mean
 from cronpy.interfaces import Schedule
 from cronpy.model import (
     Backoff,
@@ -169,7 +168,9 @@ def _enum(cls: type[StrEnum]) -> Convert:
     def convert(value: Any) -> StrEnum:
         if isinstance(value, str) and value in allowed:
             return cls(value)
-        raise _Bad(f"expected one of {', '.join(allowed)}; {_got(value)}{_hint(value, allowed)}")
+        raise _Bad(
+            f"expected one of {', '.join(allowed)}; {_got(value)}{did_you_mean(value, allowed)}"
+        )
 
     return convert
 
@@ -250,7 +251,7 @@ def _day(text: str) -> int:
             return names.index(word)
     raise _Bad(
         f'unknown day {text.strip()!r}: expected day names like "mon-fri", "mon,wed,fri" '
-        f'or ["sat", "sun"]{_hint(word, _DAYS)}'
+        f'or ["sat", "sun"]{did_you_mean(word, _DAYS)}'
     )
 
 
@@ -341,13 +342,6 @@ _SETTINGS: dict[str, Convert] = {
 _TOP_KEYS = ["defaults", "jobs", "cronpy"]
 
 
-def _hint(word: Any, choices: Any) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 # --- the checker ---------------------------------------------------------------------------
 
 
@@ -398,7 +392,7 @@ class _Checker:
                 if job is None and key in _PER_JOB_ONLY:
                     self.report(f"{key!r} cannot be a default; set it in each job", at, job)
                 else:
-                    hint = _hint(key, allowed)
+                    hint = did_you_mean(key, allowed)
                     self.report(f"unknown key {_show(key)}{hint}", at, job)
                     if hint:  # a misspelt 'schedule' explains a missing one: say it once
                         self.misspelt.add(hint.split("'")[1])
@@ -423,7 +417,9 @@ class _Checker:
         out: dict[str, Any] = {}
         for key, value in raw.items():
             if key not in fields:
-                self.report(f"unknown key {_show(key)}{_hint(key, fields)}", (*where, key), job)
+                self.report(
+                    f"unknown key {_show(key)}{did_you_mean(key, fields)}", (*where, key), job
+                )
                 continue
             try:
                 out[key] = self.convert(fields[key], value)
@@ -514,7 +510,9 @@ def _check_document(
 ) -> tuple[dict[str, Job], RunnerSettings]:
     for key in doc:
         if key not in _TOP_KEYS:
-            checker.report(f"unknown top-level key {_show(key)}{_hint(key, _TOP_KEYS)}", (key,))
+            checker.report(
+                f"unknown top-level key {_show(key)}{did_you_mean(key, _TOP_KEYS)}", (key,)
+            )
     defaults = checker.section(doc.get("defaults", {}), ("defaults",), None, _DEFAULT_KEYS)
     settings = checker.table(doc.get("cronpy", {}), ("cronpy",), None, _SETTINGS)
 
@@ -555,7 +553,9 @@ def _check_document(
                 checker.report("a job cannot run after itself", (*where, "after"), name)
             elif other not in raw_jobs:
                 checker.report(
-                    f"unknown job {_show(other)}{_hint(other, raw_jobs)}", (*where, "after"), name
+                    f"unknown job {_show(other)}{did_you_mean(other, raw_jobs)}",
+                    (*where, "after"),
+                    name,
                 )
         if schedule is not None and len(checker.pending) == before:
             jobs[name] = _build_job(name, fields, schedule, tz)

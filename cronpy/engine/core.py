@@ -350,8 +350,7 @@ class Core:
 
     # -- one job ---------------------------------------------------------------------------------
     def _paused(self, rt: _JobRuntime, now: datetime) -> bool:
-        st = rt.state
-        return st.paused and (st.paused_until is None or st.paused_until > now)
+        return rt.state.is_paused(now)
 
     def _holds_while_paused(self, rt: _JobRuntime) -> bool:
         """Catch-up jobs hold occurrences while paused; their missed policy decides on resume."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from cronpy.model import Job, JobState, Run, SkipReason, Status
 from cronpy.model.durations import format_duration
+from cronpy.model.run import iso
 from cronpy.schedule import count_between, fires_at, previous_fire
 
 LOOK_BACK = timedelta(days=366)
@@ -38,20 +39,17 @@ class WhyAnswer:
     def to_json(self) -> dict[str, Any]:
         return {
             "job": self.job,
-            "asked": _iso(self.asked),
-            "occurrence": _iso(self.occurrence),
+            "asked": iso(self.asked),
+            "occurrence": iso(self.occurrence),
             "fire_time": self.fire_time,
             "records": [r.to_json() for r in self.records],
             "covered_by": None if self.covered_by is None else self.covered_by.to_json(),
-            "nearest_before": _iso(self.nearest_before),
-            "nearest_after": _iso(self.nearest_after),
-            "next_run_at": _iso(self.next_run_at),
+            "nearest_before": iso(self.nearest_before),
+            "nearest_after": iso(self.nearest_after),
+            "next_run_at": iso(self.next_run_at),
             "explanation": list(self.explanation),
         }
 
-
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()
 
 
 def lookup_from(job: Job, state: JobState | None, at: datetime | None, now: datetime) -> datetime:
@@ -257,11 +255,7 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
     lines: list[str] = []
     anchor = state.first_seen if state is not None else None
     start = now
-    if (
-        state is not None
-        and state.paused
-        and (state.paused_until is None or state.paused_until > now)
-    ):
+    if state is not None and state.is_paused(now):
         if state.paused_until is None:
             return None, [
                 "It is paused until resumed (`cronpy resume "

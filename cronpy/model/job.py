@@ -100,6 +100,7 @@ class Job:
     on_dead: str | None = None
     on_recovery: str | None = None
     on_success: str | None = None
+    hook_timeout: float = 60.0  # seconds an on_* hook may run before its group is stopped
     notify: Notify | None = None
 
     @property

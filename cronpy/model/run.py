@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from cronpy.model.job import Job
 
 
+def iso(when: datetime | None) -> str | None:
+    """A timestamp as JSON carries it: ISO 8601 with its UTC offset (DESIGN §8)."""
+    return None if when is None else when.isoformat()
+
+
 @dataclass(frozen=True)
 class Run:
     """One record of history: a start of a command, or the reason an occurrence did not start."""
@@ -50,9 +55,6 @@ class Run:
         return (self.started_at - self.scheduled_at).total_seconds()
 
     def to_json(self) -> dict[str, Any]:
-        def iso(d: datetime | None) -> str | None:
-            return None if d is None else d.isoformat()
-
         return {
             "id": self.id,
             "job": self.job,
@@ -94,6 +96,10 @@ class JobState:
     timezone: str = ""
     command: str = ""
     present: bool = True  # still in the runner's job file
+
+    def is_paused(self, now: datetime) -> bool:
+        """Paused at ``now``: a pause with an ``until`` in the past has expired."""
+        return self.paused and (self.paused_until is None or self.paused_until > now)
 
 
 @dataclass(frozen=True)

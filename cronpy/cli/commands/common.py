@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cronpy.errors import CronpyError, DurationError, NoRunnerError, StateError, UsageError
+from cronpy.errors import (
+    CronpyError,
+    DurationError,
+    NoRunnerError,
+    StateError,
+    UsageError,
+    did_you_mean,
+)
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
@@ -56,10 +62,6 @@ def wake(store: Store, state_dir: Path, now: datetime) -> bool:
     store.push_control(ControlKind.WAKE, now)
     return send_wake(state_dir)
 
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def check_jobs(names: Iterable[str], states: Mapping[str, JobState], where: Path) -> list[str]:

@@ -53,7 +53,7 @@ def _from_file(path: Path, name: str) -> Job:
 
     jobs = load_job_file(path).jobs
     if name not in jobs:
-        from cronpy.cli.commands.common import did_you_mean
+        from cronpy.errors import did_you_mean
 
         raise UsageError(f"{path} has no job {name!r}{did_you_mean(name, jobs)}")
     return jobs[name]

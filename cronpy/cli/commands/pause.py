@@ -79,8 +79,8 @@ def set_paused(
     changes = tuple(
         PauseChange(
             name=n,
-            was_paused=_effectively_paused(states[n], now),
-            was_until=states[n].paused_until if _effectively_paused(states[n], now) else None,
+            was_paused=states[n].is_paused(now),
+            was_until=states[n].paused_until if states[n].is_paused(now) else None,
             paused=paused,
             until=until if paused else None,
         )
@@ -90,5 +90,3 @@ def set_paused(
     return PauseResult(changes=changes, runner_woken=woken)
 
 
-def _effectively_paused(state: JobState, now: datetime) -> bool:
-    return state.paused and (state.paused_until is None or state.paused_until > now)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronpy.cli.commands.common import check_jobs
+from cronpy.model.run import iso
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
@@ -33,8 +34,8 @@ class JobStatus:
             "schedule": self.schedule,
             "timezone": self.timezone,
             "paused": self.paused,
-            "paused_until": _iso(self.paused_until),
-            "next_run_at": _iso(self.next_run_at),
+            "paused_until": iso(self.paused_until),
+            "next_run_at": iso(self.next_run_at),
             "last_run": None if self.last_run is None else self.last_run.to_json(),
             "running": [r.to_json() for r in self.running],
         }
@@ -70,9 +71,6 @@ class StatusResult:
         }
 
 
-def _iso(when: datetime | None) -> str | None:
-    return None if when is None else when.isoformat()
-
 
 def status(
     store: Store, *, state_dir: Path, runner: Holder | None, job: str | None, now: datetime
@@ -107,7 +105,7 @@ def status(
 
 def _job_status(state: JobState, last: Run | None, running: list[Run], now: datetime) -> JobStatus:
     # A pause whose time has come is over even if no runner has cleared it yet.
-    paused = state.paused and (state.paused_until is None or state.paused_until > now)
+    paused = state.is_paused(now)
     return JobStatus(
         name=state.name,
         schedule=state.schedule,
