@@ -8,7 +8,7 @@ timezones. Measured, as the median over --reps repetitions:
   state directory (every job new to the store) and again on the state it left (a restart);
 - in a fresh interpreter per repetition (so no parse cache is warm): importing the runner's
   modules, ``load_job_file`` (and, apart, how much of it ``tomllib.loads`` alone takes),
-  opening the store, ``Core.start()`` and the first ``tick()`` + ``next_wakeup()``, with a
+  opening the store, ``Scheduler.start()`` and the first ``tick()`` + ``next_wakeup()``, with a
   launcher that starts nothing. Load + start + first tick is the
   figure the target is about.
 
@@ -104,7 +104,7 @@ from datetime import datetime
 from pathlib import Path
 from cronpy.runtime.clock import SystemClock
 from cronpy.config import load_job_file
-from cronpy.engine.core import Core
+from cronpy.runtime.scheduler import Scheduler
 from cronpy.store.sqlite import SqliteStore
 t1 = time.perf_counter()
 
@@ -135,7 +135,7 @@ clock = SystemClock()
 store = SqliteStore(state / "state.db")
 runner_id = store.register_runner("bench", 1, clock.now())
 t4 = time.perf_counter()
-core = Core(jobs, store, NoLauncher(), clock, runner_id=runner_id, host="bench",
+core = Scheduler(jobs, store, NoLauncher(), clock, runner_id=runner_id, host="bench",
             logs_dir=state / "logs")
 core.start()
 t5 = time.perf_counter()

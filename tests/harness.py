@@ -1,4 +1,4 @@
-"""Drive ``Core`` through simulated time: a fake clock, a fake launcher, a real SQLite store."""
+"""Drive the ``Scheduler`` through simulated time: a fake clock, a fake launcher, real SQLite."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cronpy.config import parse_job_file
-from cronpy.engine.core import Core
 from cronpy.errors import StateError
 from cronpy.model import Job, LaunchRequest, Outcome, Run, Status
 from cronpy.runtime.clock import FakeClock
+from cronpy.runtime.scheduler import Scheduler
 from cronpy.store.sqlite import SqliteStore
 
 
@@ -115,8 +115,8 @@ class Harness:
     def _log(self, event: str, **fields: object) -> None:
         self.events.append((event, fields))
 
-    def _core(self, boot_id: str) -> Core:
-        return Core(
+    def _core(self, boot_id: str) -> Scheduler:
+        return Scheduler(
             parse_job_file(self.toml, "jobs.toml"),
             self.store,
             self.launcher,
@@ -124,7 +124,7 @@ class Harness:
             runner_id=self.store.register_runner("test", 1, self.clock.now()),
             host="test",
             logs_dir=self.tmp_path / "logs",
-            hooks=self.hooks,
+            notifier=self.hooks,
             boot_id=boot_id,
             boot_time=utc("2026-01-01T00:00:00Z") + timedelta(days=int(boot_id.split("-")[1])),
             log=self._log,

@@ -51,7 +51,6 @@ class WhyAnswer:
         }
 
 
-
 def lookup_from(job: Job, state: JobState | None, at: datetime | None, now: datetime) -> datetime:
     """The earliest creation time of the records ``why`` needs: pass the job's records created
     since then (records are created at or after the occurrence they are for)."""

@@ -1,4 +1,4 @@
-"""The real-time driver around ``Core``: lock, store, signals, wake-ups, and the event loop.
+"""The real-time driver around the ``Scheduler``: lock, store, signals, wake-ups, the loop.
 
 The loop sleeps in ``select`` until the earliest of: the next due instant, a process deadline
 (timeout, kill escalation), a child's output or exit, a signal, or a command's wake-up datagram.
@@ -15,17 +15,20 @@ import selectors
 import signal
 import socket
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
 
 from cronpy.config import load_job_file
-from cronpy.engine.core import Core
 from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
+from cronpy.launch.leftovers import kill_leftovers
 from cronpy.model import JobFile
 from cronpy.notify.hooks import JobHooks
 from cronpy.runtime.clock import SystemClock
+from cronpy.runtime.daemon import daemon_ready, daemonize
+from cronpy.runtime.eventlog import EventLog
+from cronpy.runtime.host import boot_identity
+from cronpy.runtime.scheduler import Scheduler
+from cronpy.runtime.sdnotify import sd_notify, watchdog_interval
 from cronpy.runtime.statedir import (
     RunnerLock,
     ensure_state_dir,
@@ -39,96 +42,6 @@ from cronpy.runtime.walltimer import make_wall_timer
 from cronpy.store import open_store
 
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
-
-
-class EventLog:
-    """One line per event on stderr: ``key=value`` for people, JSON objects for machines.
-
-    Lines are buffered and written by ``flush()``, which the loop calls before it sleeps: a
-    burst of 200 starts then costs one write, not 400 (a write and a flush per line was a
-    fifth of the runner's time in that burst)."""
-
-    def __init__(self, stream: TextIO, fmt: str = "text") -> None:
-        self.stream = stream
-        self.json = fmt == "json"
-        self._lines: list[str] = []
-
-    def __call__(self, event: str, **fields: Any) -> None:
-        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
-        if self.json:
-            line = json.dumps({"ts": ts, "event": event, **fields}, default=str)
-        else:
-            parts = [f"{k}={_text(v)}" for k, v in fields.items() if v is not None]
-            line = " ".join([ts, event, *parts])
-        self._lines.append(line + "\n")
-
-    def flush(self) -> None:
-        if not self._lines:
-            return
-        text, self._lines = "".join(self._lines), []
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed stderr must not stop the runner
-
-
-def _text(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if (" " in text or not text) else text
-
-
-def sd_notify(message: str) -> None:
-    """Tell systemd (Type=notify) where NOTIFY_SOCKET is set; a no-op elsewhere."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(OSError):
-        sock.sendto(message.encode(), address)
-
-
-def boot_identity() -> tuple[str | None, datetime | None]:
-    """This boot's id and start time, which ``@reboot`` runs are keyed by."""
-    try:
-        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None, None
-    boot_time = None
-    try:
-        for line in Path("/proc/stat").read_text().splitlines():
-            if line.startswith("btime "):
-                boot_time = datetime.fromtimestamp(int(line.split()[1]), UTC)
-    except OSError:
-        pass
-    return boot_id, boot_time
-
-
-def kill_leftovers(run_ids: set[int], state_dir: Path) -> int:
-    """Kill the process groups of runs a dead runner left behind.
-
-    A process is ours when its environment carries ``CRONPY_RUN_ID`` of a lost run and our
-    ``CRONPY_STATE_DIR`` (run ids are per state directory): that survives pid reuse, which a
-    bare pid or process group id does not, and spares other runners' jobs."""
-    killed = 0
-    wanted = {f"CRONPY_RUN_ID={i}".encode() for i in run_ids}
-    ours = f"CRONPY_STATE_DIR={state_dir}".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if ours not in environ or wanted.isdisjoint(environ):
-            continue
-        try:
-            os.killpg(os.getpgid(int(entry.name)), signal.SIGKILL)
-            killed += 1
-        except OSError:
-            pass
-    return killed
 
 
 class Runner:
@@ -153,7 +66,7 @@ class Runner:
         self.host = socket.gethostname()
         self.runner_id = self.store.register_runner(self.host, os.getpid(), self.clock.now())
         boot_id, boot_time = boot_identity()
-        self.core = Core(
+        self.scheduler = Scheduler(
             job_file,
             self.store,
             self.launcher,
@@ -161,15 +74,15 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            hooks=JobHooks(log),
+            notifier=JobHooks(log),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
             # jobs that call `cronpy status` see their own runner; leftovers are found by it
             run_env={"CRONPY_STATE_DIR": str(state_dir)},
         )
-        self.core.on_reload = self.reload
-        self.core.on_degraded = self._on_degraded
+        self.scheduler.on_reload = self.reload
+        self.scheduler.on_degraded = self._on_degraded
         self.wall_timer = make_wall_timer()
         if self.wall_timer is not None:
             self.selector.register(self.wall_timer, selectors.EVENT_READ, self._on_wall_timer)
@@ -227,13 +140,13 @@ class Runner:
                 pass
         except BlockingIOError:
             pass
-        self.core.controls_arrived()
+        self.scheduler.controls_arrived()
 
     def _on_wall_timer(self, mask: int) -> None:
         assert self.wall_timer is not None
         if self.wall_timer.consume():
             self.log("clock-set", now=self.clock.now().isoformat())
-            self.core.touch()
+            self.scheduler.touch()
 
     def _on_degraded(self, note: str | None) -> None:
         """Say it where ``cronpy status`` and systemd look even while the database is unusable:
@@ -252,7 +165,7 @@ class Runner:
             for problem in exc.problems:
                 self.log("reload-rejected", problem=str(problem))
             return f"rejected: {len(exc.problems)} problem(s); the old jobs keep running"
-        self.core.reload(job_file)
+        self.scheduler.reload(job_file)
         gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
         return f"reloaded: {len(job_file.jobs)} jobs"
@@ -262,17 +175,17 @@ class Runner:
         self._install_signals()
         self._open_wake_socket()
         lost = {r.id for r in self.store.running_runs()}
-        self.core.start()
+        self.scheduler.start()
         if lost and (killed := kill_leftovers(lost, self.state_dir)):
             self.log("killed-leftovers", processes=killed)
         self.log(
             "ready",
-            jobs=len(self.core.job_file.jobs),
+            jobs=len(self.scheduler.job_file.jobs),
             pid=os.getpid(),
             state_dir=str(self.state_dir),
         )
-        sd_notify(f"READY=1\nSTATUS=running {len(self.core.job_file.jobs)} jobs")
-        watchdog = _watchdog_interval()
+        sd_notify(f"READY=1\nSTATUS=running {len(self.scheduler.job_file.jobs)} jobs")
+        watchdog = watchdog_interval()
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None
         forced = False
@@ -283,11 +196,11 @@ class Runner:
                 self.log("reload", result=self.reload())
             if self.stop_requested and shutdown_deadline is None:
                 shutdown_deadline = self.clock.monotonic() + self.shutdown_grace
-                self.core.begin_shutdown()
+                self.scheduler.begin_shutdown()
                 sd_notify("STOPPING=1")
                 self.log("stopping", running=len(self.launcher.running), grace=self.shutdown_grace)
             self.launcher.check_deadlines()
-            self.core.tick()
+            self.scheduler.tick()
             mono = self.clock.monotonic()
             if shutdown_deadline is not None:
                 if not self.launcher.running:
@@ -306,7 +219,7 @@ class Runner:
             self.log.flush()
             for key, mask in self.selector.select(timeout):
                 key.data(mask)
-        self.core.tick()
+        self.scheduler.tick()
         self.store.unregister_runner(self.runner_id, self.clock.now())
         self.log("stopped")
         self.log.flush()
@@ -316,7 +229,7 @@ class Runner:
         self, mono: float, shutdown_deadline: float | None, watchdog: float | None, forced: bool
     ) -> float | None:
         deadlines: list[float] = []
-        wake_at = self.core.next_wakeup()
+        wake_at = self.scheduler.next_wakeup()
         if self.wall_timer is not None:
             self.wall_timer.arm(wake_at)
         elif wake_at is not None:
@@ -336,52 +249,6 @@ class Runner:
         if hasattr(self, "_wake"):
             self._wake.close()
             wake_socket_path(self.state_dir).unlink(missing_ok=True)
-
-
-def _watchdog_interval() -> float | None:
-    usec = os.environ.get("WATCHDOG_USEC")
-    if not usec or not usec.isdigit():
-        return None
-    return int(usec) / 2e6
-
-
-def _daemonize(state_dir: Path) -> int:
-    """Detach: double fork, new session, stdio to the state directory's runner.log.
-
-    The parent waits on a pipe until the daemon has taken the lock and says ``ok`` (or why not),
-    so ``cronpy run --daemon`` exits 2 naming the holder when another runner is up, like the
-    foreground one. Returns the pipe's write end, for ``_daemon_ready``."""
-    read_fd, write_fd = os.pipe()
-    if os.fork() > 0:
-        os.close(write_fd)
-        with os.fdopen(read_fd, "r") as pipe:
-            answer = pipe.read()
-        if answer.startswith("ok"):
-            os._exit(0)
-        code, _, message = answer.partition(" ")
-        if not code.isdigit():  # nothing said: it died before it could
-            code, message = "2", "cronpy: the daemon died before it was ready\n"
-        sys.stderr.write(message)
-        os._exit(int(code))
-    os.close(read_fd)
-    os.setsid()
-    if os.fork() > 0:
-        os._exit(0)
-    log_path = state_dir / "runner.log"
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    os.close(null)
-    sys.stderr = os.fdopen(2, "w", buffering=1)
-    return write_fd
-
-
-def _daemon_ready(fd: int, message: str) -> None:
-    with os.fdopen(fd, "w") as pipe:
-        pipe.write(message)
 
 
 def run_runner(
@@ -406,7 +273,7 @@ def run_runner(
     lock = RunnerLock(state_dir)
     ready_fd: int | None = None
     if daemon:
-        ready_fd = _daemonize(state_dir)
+        ready_fd = daemonize(state_dir)
         lock = RunnerLock(state_dir)  # our pid, after the forks
     pid_path = (pid_file or state_dir / "runner.pid") if daemon else None
     log = EventLog(sys.stderr, log_format)
@@ -427,11 +294,11 @@ def run_runner(
                 pid_path.unlink(missing_ok=True)
             lock.release()
         if ready_fd is not None:  # the waiting parent says why, and exits with our code
-            _daemon_ready(ready_fd, f"{exc.exit_code} cronpy: {exc}\n")
+            daemon_ready(ready_fd, f"{exc.exit_code} cronpy: {exc}\n")
             os._exit(exc.exit_code)
         raise
     if ready_fd is not None:
-        _daemon_ready(ready_fd, "ok\n")
+        daemon_ready(ready_fd, "ok\n")
     try:
         return runner.run()
     finally:

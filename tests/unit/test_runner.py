@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cronpy.errors import UsageError
-from cronpy.runtime.loop import EventLog, run_runner
+from cronpy.runtime.eventlog import EventLog
+from cronpy.runtime.loop import run_runner
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "jobs.toml"
 

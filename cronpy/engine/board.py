@@ -1,0 +1,90 @@
+"""The engine's shared desk: the jobs in memory, the outbox of decisions, and which jobs a
+tick touched. Every part of the engine (occurrences, outcomes, controls, planning) works
+through one ``Board``, so none of them holds a store, a launcher or a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from cronpy.engine.actions import Action, CompleteControl, Record, Start
+from cronpy.engine.jobs import JobRuntime
+from cronpy.model import JobFile, Status, Trigger
+
+Log = Callable[..., None]
+
+
+class Board:
+    def __init__(self, job_file: JobFile, log: Log) -> None:
+        self.job_file = job_file
+        self.log = log
+        self.jobs: dict[str, JobRuntime] = {}
+        self.by_run: dict[int, str] = {}  # run id -> job name, for the runs going on
+        self.outbox: list[Action] = []
+        self.dirty: set[str] = set()  # jobs whose state must be saved when the tick settles
+        self.touched: set[str] = set()  # jobs the next settle replans (and the tick services)
+        self.stopping = False
+        self.live_since: datetime | None = None  # since when this runner has been up and awake
+        self.gap_reason = "runner was down"
+
+    def emit(self, action: Action) -> None:
+        self.outbox.append(action)
+
+    def current(self, name: str) -> bool:
+        """Still in the job file (a removed job lingers while its runs finish)."""
+        return name in self.job_file.jobs
+
+    def update(self, rt: JobRuntime, **changes: Any) -> None:
+        rt.state = replace(rt.state, **changes)
+        self.dirty.add(rt.name)
+
+    def set_cursor(self, rt: JobRuntime, cursor: datetime) -> None:
+        if rt.state.cursor is None or cursor > rt.state.cursor:
+            self.update(rt, cursor=cursor)
+
+    def record(
+        self,
+        rt: JobRuntime,
+        status: Status,
+        scheduled_at: datetime,
+        now: datetime,
+        reason: str,
+        *,
+        missed_count: int | None = None,
+        trigger: Trigger = Trigger.SCHEDULE,
+        cursor: datetime | None = None,
+    ) -> None:
+        """Record an occurrence that did not start. ``cursor``: what this record accounts for
+        (by default a skipped scheduled occurrence itself), saved in the same write."""
+        if cursor is None and status is Status.SKIPPED and trigger is Trigger.SCHEDULE:
+            cursor = scheduled_at
+        self.emit(
+            Record(rt.name, status, trigger, scheduled_at, now, str(reason), missed_count, cursor)
+        )
+        if status is Status.SKIPPED:
+            self.log(
+                "skipped", job=rt.name, scheduled_at=scheduled_at.isoformat(), reason=str(reason)
+            )
+
+    def launch(
+        self,
+        rt: JobRuntime,
+        scheduled_at: datetime,
+        trigger: Trigger,
+        attempt: int = 1,
+        control_id: int | None = None,
+    ) -> bool:
+        """Decide a start. It is claimed with every other start of the batch in one
+        transaction; until then the job counts as busy. False when the runner is stopping."""
+        if self.stopping:
+            return False
+        rt.starting += 1
+        self.emit(Start(rt.job, scheduled_at, trigger, attempt, control_id))
+        return True
+
+    def complete(
+        self, control_id: int, now: datetime, *, result: str, run_id: int | None = None
+    ) -> None:
+        self.emit(CompleteControl(control_id, now, result, run_id))

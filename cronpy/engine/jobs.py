@@ -1,0 +1,62 @@
+"""What the engine knows of each job while it runs: the job, its stored state, its runs in
+flight and the starts still waiting, with the small rules that read them."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cronpy.model import Job, JobState, Missed, Trigger
+
+
+@dataclass
+class Active:
+    """A run that is going on."""
+
+    run_id: int
+    scheduled_at: datetime | None
+    attempt: int
+    trigger: Trigger
+    started_at: datetime
+
+
+@dataclass
+class Pending:
+    """A start waiting for its time (jitter, retry backoff) and for the job's running run."""
+
+    scheduled_at: datetime
+    trigger: Trigger
+    attempt: int = 1
+    not_before: datetime | None = None
+    control_id: int | None = None
+
+
+@dataclass
+class JobRuntime:
+    job: Job
+    state: JobState
+    starting: int = 0  # starts decided but not claimed yet: the job counts as busy
+    running: dict[int, Active] = field(default_factory=dict)
+    pending: deque[Pending] = field(default_factory=deque)
+    live_from: datetime | None = None  # occurrences before this were missed (paused, runner down)
+    failed_last: bool = False  # the last final result was a failure (for on_recovery)
+
+    @property
+    def name(self) -> str:
+        return self.job.name
+
+    def paused(self, now: datetime) -> bool:
+        return self.state.is_paused(now)
+
+    def holds_while_paused(self) -> bool:
+        """Catch-up jobs hold occurrences while paused; their missed policy decides on resume."""
+        return self.job.missed is not Missed.SKIP
+
+    def exhausted(self) -> bool:
+        """``max_runs`` reached, counting starts decided but not claimed yet."""
+        limit = self.job.max_runs
+        return limit is not None and self.state.run_count + self.starting >= limit
+
+    def busy(self) -> bool:
+        return bool(self.running) or bool(self.pending) or self.starting > 0

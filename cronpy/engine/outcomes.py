@@ -1,0 +1,113 @@
+"""Decisions when a run ends: its record, its notifications, a retry with backoff, the jobs
+that run ``after`` it, and history pruning.
+
+A failed occurrence is retried up to ``retry.attempts`` in all; the retry is kept in the job's
+stored state so it survives a restart. ``on_dead`` fires when the last attempt fails.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from cronpy.engine.actions import Announce, FinishRun, Prune
+from cronpy.engine.board import Board
+from cronpy.engine.jobs import Active, JobRuntime, Pending
+from cronpy.engine.occurrences import Occurrences
+from cronpy.model import Finish, Outcome, Run, SkipReason, Status, Trigger
+
+
+class Outcomes:
+    def __init__(
+        self, board: Board, occurrences: Occurrences, host: str, rng: random.Random
+    ) -> None:
+        self.board = board
+        self.occurrences = occurrences
+        self.host = host
+        self.rng = rng
+
+    def finish(self, rt: JobRuntime, active: Active, outcome: Outcome, now: datetime) -> None:
+        finish = Finish(
+            status=outcome.status,
+            ended_at=now,
+            exit_code=outcome.exit_code,
+            signal=outcome.signal,
+            output_tail=outcome.output_tail,
+            reason=outcome.reason,
+        )
+        run = Run(
+            id=active.run_id,
+            job=rt.name,
+            status=finish.status,
+            trigger=active.trigger,
+            scheduled_at=active.scheduled_at,
+            started_at=active.started_at,
+            ended_at=now,
+            exit_code=finish.exit_code,
+            signal=finish.signal,
+            attempt=active.attempt,
+            host=self.host,
+            pid=outcome.pid,
+            reason=finish.reason,
+            output_tail=finish.output_tail,
+        )
+        self.board.emit(FinishRun(run, finish))
+        self.board.log(
+            "end",
+            job=rt.name,
+            run=run.id,
+            status=str(run.status),
+            exit_code=run.exit_code,
+            duration=run.duration,
+        )
+        self.after_final(rt, run, now)
+        keep = rt.job.keep
+        older = now - timedelta(seconds=keep.age) if keep.age is not None else None
+        self.board.emit(Prune(rt.name, keep.runs, older))
+
+    def after_final(self, rt: JobRuntime, run: Run, now: datetime) -> None:
+        """What follows an ended (or lost) run: notifications, a retry, dependants."""
+        job = rt.job
+        if run.status is Status.SUCCEEDED:
+            self._announce("on_success", rt, run)
+            if rt.failed_last:
+                self._announce("on_recovery", rt, run)
+            rt.failed_last = False
+            for other in self.board.jobs.values():
+                if job.name in other.job.after and not self.board.stopping:
+                    self._start_dependant(other, run, now)
+            return
+        if not run.status.is_failure:
+            return
+        self._announce("on_failure", rt, run)
+        if (
+            run.status.retryable
+            and run.attempt < job.retry.attempts
+            and not self.board.stopping
+            and run.scheduled_at is not None
+        ):
+            delay = job.retry.delay_before(run.attempt + 1, self.rng)
+            self.board.update(
+                rt,
+                retry_at=now + timedelta(seconds=delay),
+                retry_attempt=run.attempt + 1,
+                retry_scheduled_at=run.scheduled_at,
+            )
+            self.board.log(
+                "retry-planned", job=job.name, attempt=run.attempt + 1, delay=round(delay, 3)
+            )
+            return
+        rt.failed_last = True
+        if rt.state.retry_at is not None and rt.state.retry_scheduled_at == run.scheduled_at:
+            self.board.update(rt, retry_at=None)
+        self._announce("on_dead", rt, run)
+
+    def _start_dependant(self, rt: JobRuntime, cause: Run, now: datetime) -> None:
+        at = cause.ended_at or now
+        if rt.paused(now):
+            self.board.record(rt, Status.SKIPPED, at, now, SkipReason.PAUSED, trigger=Trigger.AFTER)
+            return
+        self.occurrences.start_or_overlap(rt, Pending(at, Trigger.AFTER), now)
+
+    def _announce(self, event: str, rt: JobRuntime, run: Run) -> None:
+        self.board.emit(Announce(event, rt.job, run))

@@ -1,0 +1,82 @@
+"""When each job next needs the engine: one heap entry per job and planned instant, so the
+runner sleeps until the earliest one instead of polling. Stale entries are skipped lazily."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import replace
+from datetime import datetime
+
+from cronpy.engine.actions import CURSOR_TRIGGERS
+from cronpy.engine.board import Board
+from cronpy.engine.jobs import JobRuntime
+from cronpy.engine.missed import jitter_offset
+from cronpy.engine.occurrences import TINY, next_occurrence
+from cronpy.model import JobState
+
+
+class Planner:
+    def __init__(self, board: Board) -> None:
+        self.board = board
+        self._heap: list[tuple[datetime, int, str]] = []
+        self._event: dict[str, datetime | None] = {}
+        self._seq = 0
+
+    def replan(self, name: str) -> None:
+        rt = self.board.jobs.get(name)
+        when = self._next_event(rt) if rt is not None else None
+        if self._event.get(name) == when:
+            return
+        self._event[name] = when
+        if when is not None:
+            self._seq += 1
+            heapq.heappush(self._heap, (when, self._seq, name))
+
+    def pop_due(self, now: datetime) -> list[str]:
+        """The jobs whose planned instant has come."""
+        due: list[str] = []
+        while self._heap and self._heap[0][0] <= now:
+            when, _, name = heapq.heappop(self._heap)
+            if self._event.get(name) == when:
+                self._event[name] = None
+                due.append(name)
+        return due
+
+    def next_wakeup(self) -> datetime | None:
+        while self._heap and self._event.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def planned(self, rt: JobRuntime, now: datetime) -> datetime | None:
+        """The job's next occurrence, as ``status`` shows it."""
+        job = rt.job
+        if not job.enabled or rt.exhausted() or not self.board.current(job.name):
+            return None
+        return next_occurrence(rt, rt.state.cursor or now)
+
+    def _next_event(self, rt: JobRuntime) -> datetime | None:
+        times: list[datetime] = []
+        st, job = rt.state, rt.job
+        if st.paused and st.paused_until is not None:
+            times.append(st.paused_until)
+        if st.retry_at is not None:
+            times.append(st.retry_at)
+        if rt.pending and not rt.running and rt.pending[0].not_before is not None:
+            times.append(rt.pending[0].not_before)
+        held = st.paused and st.paused_until is None and rt.holds_while_paused()
+        if job.enabled and not rt.exhausted() and not held and self.board.current(job.name):
+            occurrence = rt.state.next_run_at
+            if occurrence is not None:
+                times.append(occurrence + jitter_offset(job, occurrence))
+        return min(times, default=None)
+
+
+def durable(rt: JobRuntime) -> JobState:
+    """The state to save: its cursor stops short of an occurrence that is still waiting to
+    start (a caught-up, replayed or queued start lives only in memory until its claim),
+    so a runner killed meanwhile leaves it to the next one instead of losing it."""
+    waiting = [p.scheduled_at for p in rt.pending if p.trigger in CURSOR_TRIGGERS]
+    cursor = rt.state.cursor
+    if waiting and cursor is not None and min(waiting) <= cursor:
+        return replace(rt.state, cursor=min(waiting) - TINY)
+    return rt.state

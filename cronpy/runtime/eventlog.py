@@ -1,0 +1,45 @@
+"""The runner's event log: one line per event on stderr, ``key=value`` for people, JSON for
+machines."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+
+class EventLog:
+    """One line per event on stderr: ``key=value`` for people, JSON objects for machines.
+
+    Lines are buffered and written by ``flush()``, which the loop calls before it sleeps: a
+    burst of 200 starts then costs one write, not 400 (a write and a flush per line was a
+    fifth of the runner's time in that burst)."""
+
+    def __init__(self, stream: TextIO, fmt: str = "text") -> None:
+        self.stream = stream
+        self.json = fmt == "json"
+        self._lines: list[str] = []
+
+    def __call__(self, event: str, **fields: Any) -> None:
+        ts = datetime.now(UTC).isoformat(timespec="milliseconds")
+        if self.json:
+            line = json.dumps({"ts": ts, "event": event, **fields}, default=str)
+        else:
+            parts = [f"{k}={_text(v)}" for k, v in fields.items() if v is not None]
+            line = " ".join([ts, event, *parts])
+        self._lines.append(line + "\n")
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        text, self._lines = "".join(self._lines), []
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stderr must not stop the runner
+
+
+def _text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return json.dumps(text) if (" " in text or not text) else text

@@ -1,0 +1,324 @@
+"""The thin layer that applies the engine's decisions against the store, the launcher and the
+notifier, and hands the engine what they report back.
+
+It owns every effect of scheduling: reading the clock, writing through the backlog (so a store
+that refuses writes never stops the schedule), claiming a batch of starts in one transaction
+before any of their commands starts, creating log directories, spawning, pruning log files,
+and the fault points of the crash tests. It decides nothing about jobs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from cronpy.engine.actions import (
+    Action,
+    Announce,
+    AnnounceStart,
+    CompleteControl,
+    ExpirePause,
+    FinishRun,
+    Prune,
+    Record,
+    Reload,
+    SaveStates,
+    Start,
+    Stop,
+)
+from cronpy.engine.board import Log
+from cronpy.engine.engine import Engine
+from cronpy.errors import StateError
+from cronpy.interfaces import Clock, Launcher, Notifier, Store
+from cronpy.model import (
+    Claim,
+    Control,
+    ControlKind,
+    JobFile,
+    JobState,
+    LaunchRequest,
+    Outcome,
+    Spawned,
+)
+from cronpy.runtime import faults
+from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
+
+
+class Scheduler:
+    def __init__(
+        self,
+        job_file: JobFile,
+        store: Store,
+        launcher: Launcher,
+        clock: Clock,
+        *,
+        runner_id: int,
+        host: str,
+        logs_dir: Path,
+        notifier: Notifier | None = None,
+        boot_id: str | None = None,
+        boot_time: datetime | None = None,
+        log: Log | None = None,
+        rng: random.Random | None = None,
+        run_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.store = store
+        self.launcher = launcher
+        self.clock = clock
+        self.notifier = notifier
+        self.runner_id = runner_id
+        self.host = host
+        self.logs_dir = logs_dir
+        self.log: Log = log or (lambda event, **fields: None)
+        self.run_env = dict(run_env or {})  # given to every run, e.g. CRONPY_STATE_DIR
+        self.engine = Engine(
+            job_file, host=host, boot_id=boot_id, boot_time=boot_time, log=self.log, rng=rng
+        )
+        self.on_degraded: Callable[[str | None], None] = lambda note: None
+        self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
+        self.backlog = WriteBacklog(clock.now, self.log, lambda note: self.on_degraded(note))
+        self.controls_waiting = True  # a command may have written controls: read them
+        self._log_dirs: set[str] = set()
+        # pids of the batch's runs, written in one transaction when it settles: only the
+        # claim has to be written before a start
+        self._pids: list[Spawned] = []
+
+    @property
+    def job_file(self) -> JobFile:
+        return self.engine.job_file
+
+    @property
+    def degraded(self) -> str | None:
+        """What the runner cannot do right now (state writes failing), or None."""
+        return self.backlog.degraded
+
+    # -- driving the engine ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Take over the state: adopt the jobs, mark what a dead runner left ``lost``."""
+        now = self.clock.now()
+        stored = self.store.job_states()
+        lost = self.store.mark_lost(now)
+        self.engine.start(
+            now,
+            monotonic=self.clock.monotonic(),
+            boottime=self.clock.boottime(),
+            stored=stored,
+            lost=lost,
+        )
+        self._settle(now)
+
+    def tick(self) -> None:
+        now = self.clock.now()
+        if self.backlog.due(now):
+            self.backlog.replay()
+        outcomes = self.launcher.drain()
+        controls, pauses = self._read_controls()
+        self.engine.tick(
+            now,
+            monotonic=self.clock.monotonic(),
+            boottime=self.clock.boottime(),
+            outcomes=outcomes,
+            controls=controls,
+            pauses=pauses,
+        )
+        self._settle(now)
+
+    def reload(self, job_file: JobFile) -> None:
+        now = self.clock.now()
+        self.engine.reload(job_file, self.store.job_states(), now)
+        self._settle(now)
+
+    def wake(self) -> None:
+        """Commands changed the state (pause, resume): reread what they may write."""
+        try:
+            states = self.store.job_states()
+        except StateError as exc:
+            self.backlog.failed("read pauses", exc)
+            return
+        now = self.clock.now()
+        self.engine.pauses_changed(states, now)
+        self._settle(now)
+
+    def begin_shutdown(self) -> None:
+        self.engine.begin_shutdown()
+
+    def controls_arrived(self) -> None:
+        """A command wrote a control; the next tick reads them (and only then: no polling)."""
+        self.controls_waiting = True
+
+    def touch(self, names: Iterable[str] | None = None) -> None:
+        self.engine.touch(names)
+
+    def next_wakeup(self) -> datetime | None:
+        planned = self.engine.next_wakeup()
+        retry_at = self.backlog.retry_at
+        if self.backlog and retry_at is not None:
+            return min(planned or retry_at, retry_at)
+        return planned
+
+    # -- applying decisions ----------------------------------------------------------------------
+    def _settle(self, now: datetime) -> None:
+        self._apply_all(now)
+        if self._pids:
+            pids, self._pids = self._pids, []
+            self._write("pids", lambda: self.store.set_pids(pids))
+        self.engine.settle(now)
+        self._apply_all(now)
+
+    def _apply_all(self, now: datetime) -> None:
+        """Apply decisions in order; the starts of each batch are claimed together, last.
+        What the claims and spawns report back may decide more: loop until nothing is left."""
+        while actions := self.engine.take():
+            starts: list[Start] = []
+            for action in actions:
+                if isinstance(action, Start):
+                    starts.append(action)
+                else:
+                    self._apply(action)
+            if starts:
+                self._start(starts, now)
+
+    def _apply(self, action: Action) -> None:
+        store = self.store
+        match action:
+            case Record():
+                self._write(str(action.status), lambda: self._record(action))
+            case FinishRun(run=run, finish=finish):
+                faults.point("before-finish")
+                self._write("finish", lambda: store.finish_run(run.id, finish))
+            case Stop(run_id=run_id, reason=reason):
+                self.launcher.stop(run_id, reason)
+            case Announce(event=event, job=job, run=run):
+                if self.notifier is not None:
+                    self.notifier.fire(event, job, run)
+            case AnnounceStart(job=job, run_id=run_id):
+                if self.notifier is not None:
+                    self.notifier.started(job, run_id)
+            case ExpirePause(job=name):
+                self._write("pause expiry", lambda: store.set_paused([name], False, None))
+            case Prune():
+                self._prune(action)
+            case CompleteControl():
+                self._complete(action.control_id, action.at, action.result, action.run_id)
+            case Reload(control_id=control_id, at=at):
+                self._complete(control_id, at, self.on_reload(), None)
+            case SaveStates(states=states):
+                self._write("job states", lambda: store.save_job_states(states))
+
+    def _record(self, r: Record) -> None:
+        self.store.record(
+            job=r.job,
+            status=r.status,
+            trigger=r.trigger,
+            scheduled_at=r.scheduled_at,
+            at=r.at,
+            host=self.host,
+            runner_id=self.runner_id,
+            reason=r.reason,
+            missed_count=r.missed_count,
+            cursor=r.cursor,
+        )
+
+    def _complete(self, control_id: int, at: datetime, result: str, run_id: int | None) -> None:
+        self._write(
+            "control",
+            lambda: self.store.complete_control(control_id, at, run_id=run_id, result=result),
+        )
+
+    def _prune(self, prune: Prune) -> None:
+        if self.backlog:
+            return  # pruning can wait for a store that takes writes
+        try:
+            paths = self.store.prune(
+                prune.job, keep_runs=prune.keep_runs, older_than=prune.older_than
+            )
+        except StateError as exc:
+            self.backlog.failed("prune", exc)
+            return
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+
+    def _start(self, starts: Sequence[Start], now: datetime) -> None:
+        """Claim every start of the batch in one transaction, then spawn the claimed ones."""
+        claimed_at = self.clock.now()
+        try:
+            if self.backlog:
+                raise StateError("earlier state writes are still pending")
+            run_ids = self.store.claim_runs(
+                [
+                    Claim(
+                        job=s.job.name,
+                        scheduled_at=s.scheduled_at,
+                        trigger=s.trigger,
+                        attempt=s.attempt,
+                        started_at=claimed_at,
+                        host=self.host,
+                        runner_id=self.runner_id,
+                        cursor=s.cursor,
+                    )
+                    for s in starts
+                ]
+            )
+        except StateError as exc:
+            if not self.backlog:
+                self.backlog.failed("claim", exc)
+            self.engine.claims_refused(starts, self.backlog.retry_at or now + RETRY_EVERY)
+            return
+        faults.point("after-claim")
+        for start, run_id in zip(starts, run_ids, strict=True):
+            if self.engine.claimed(start, run_id, now) and run_id is not None:
+                self._spawn(start, run_id, now)
+
+    def _spawn(self, start: Start, run_id: int, now: datetime) -> None:
+        job = start.job
+        log_dir = self.logs_dir / job.name
+        if job.name not in self._log_dirs:
+            # if this fails the launcher cannot create the log either: a spawn_error saying why
+            with contextlib.suppress(OSError):
+                log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._log_dirs.add(job.name)
+        log_path = log_dir / f"{run_id}.log"
+        started = self.clock.now()  # later than the claim for all but the first of a batch
+        result = self.launcher.start(
+            LaunchRequest(
+                run_id=run_id,
+                job=job,
+                scheduled_at=start.scheduled_at,
+                attempt=start.attempt,
+                log_path=log_path,
+                extra_env={**self.run_env, "CRONPY_TRIGGER": str(start.trigger)},
+            )
+        )
+        if isinstance(result, Outcome):
+            kept = str(log_path) if log_path.exists() else None
+            self._write("pid", lambda: self.store.set_pid(run_id, 0, kept))
+        else:
+            faults.point("after-spawn")
+            self._pids.append(Spawned(run_id, result, str(log_path), started))
+        self.engine.spawned(start, run_id, result, started, now)
+
+    def _read_controls(self) -> tuple[list[Control], Mapping[str, JobState] | None]:
+        """Pending controls, when a command said there are some and the store is writable
+        (their answers must be written), with the pause states when one is a WAKE."""
+        if self.engine.stopping or not self.controls_waiting or self.backlog:
+            return [], None
+        self.controls_waiting = False
+        try:
+            controls = self.store.pending_controls()
+        except StateError as exc:
+            self.controls_waiting = True
+            self.backlog.failed("read controls", exc)
+            return [], None
+        pauses = None
+        if any(c.kind is ControlKind.WAKE for c in controls):
+            try:
+                pauses = self.store.job_states()
+            except StateError as exc:
+                self.backlog.failed("read pauses", exc)
+        return controls, pauses
+
+    def _write(self, what: str, write: Callable[[], object]) -> None:
+        self.backlog.write(what, write)
