@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronpy import config
 from cronpy.config import load_job_file, parse_job_file, system_timezone
+from cronpy.config.convert import JOB_KEYS
+from cronpy.config.load import refuse_if_others_can_write
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import (
     Backoff,
@@ -676,7 +677,7 @@ def test_root_refuses_a_file_owned_by_another_user(tmp_path: Path) -> None:
     path = write(tmp_path / "jobs.toml", "")
     info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 1000, 1000, 0, 0, 0, 0))
     with pytest.raises(ConfigError, match="owned by uid 1000, not root"):
-        config._refuse_if_others_can_write(info, path, str(path))
+        refuse_if_others_can_write(info, path, str(path))
 
 
 def test_root_refuses_a_file_in_a_directory_others_can_write(
@@ -686,9 +687,9 @@ def test_root_refuses_a_file_in_a_directory_others_can_write(
     tmp_path.chmod(0o777)
     info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
     with pytest.raises(ConfigError, match="directory is writable"):
-        config._refuse_if_others_can_write(info, path, str(path))
+        refuse_if_others_can_write(info, path, str(path))
     tmp_path.chmod(0o777 | stat.S_ISVTX)  # like /tmp: others cannot replace our file
-    config._refuse_if_others_can_write(info, path, str(path))
+    refuse_if_others_can_write(info, path, str(path))
 
 
 @pytest.mark.usefixtures("not_root")
@@ -700,7 +701,7 @@ def test_the_example_file_loads() -> None:
     assert all(job.user is None for job in job_file.jobs.values())
     # It shows every key of DESIGN §2 at least once.
     used = {line.split("=")[0].strip() for line in EXAMPLE.read_text().splitlines()}
-    assert set(config._JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
+    assert set(JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
 
 
 def test_schedules_get_the_job_zone_and_name() -> None:
