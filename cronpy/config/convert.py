@@ -101,7 +101,10 @@ def _int(minimum: int) -> Convert:
     return convert
 
 
-def _duration(*, positive: bool) -> Convert:
+def _duration(*, positive: bool, at_least: str | None = None) -> Convert:
+    """Seconds from a duration string; ``at_least`` is a floor written as a duration ("1s")."""
+    floor = parse_duration(at_least) if at_least else 0.0
+
     def convert(value: Any) -> float:
         if not isinstance(value, str):
             raise BadValue(
@@ -113,6 +116,8 @@ def _duration(*, positive: bool) -> Convert:
             seconds = parse_duration(value)
         except DurationError as exc:
             raise BadValue(str(exc)) from None
+        if seconds < floor:
+            raise BadValue(f"expected a duration of at least {at_least}, {got(value)}")
         if positive and seconds <= 0:
             raise BadValue(f"expected a duration greater than zero, {got(value)}")
         if seconds > _MAX_SECONDS:
@@ -290,6 +295,8 @@ SCALARS: dict[str, Convert] = {
     "on_dead": _string,
     "on_recovery": _string,
     "on_success": _string,
+    # A floor: a hook stopped in under a second could hardly have done its work.
+    "hook_timeout": _duration(positive=True, at_least="1s"),
 }
 TABLES: dict[str, dict[str, Convert]] = {
     "retry": {
