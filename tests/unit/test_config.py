@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronpy import config
 from cronpy.config import load_job_file, parse_job_file, system_timezone
+from cronpy.config.convert import JOB_KEYS
+from cronpy.config.load import refuse_if_others_can_write
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import (
     Backoff,
@@ -77,6 +78,7 @@ on_failure = "notify-send failed"
 on_dead = "echo dead"
 on_recovery = "echo recovered"
 on_success = "echo ok"
+hook_timeout = "2m"
 notify = { webhook = "https://hook", email = "ops@example.com", ping = "https://ping" }
 
 [jobs.db-dump]
@@ -125,6 +127,7 @@ def test_every_key_is_accepted_and_typed() -> None:
         "echo recovered",
         "echo ok",
     )
+    assert job.hook_timeout == 120
     assert job.notify == Notify(
         webhook="https://hook", email="ops@example.com", ping="https://ping"
     )
@@ -150,6 +153,7 @@ def test_unset_keys_take_the_model_defaults() -> None:
         Keep(),
     )
     assert job.window is None and job.notify is None and job.timeout is None
+    assert job.hook_timeout == 60
     assert job.enabled is True and job.after == () and dict(job.env) == {}
 
 
@@ -171,6 +175,7 @@ def test_defaults_apply_and_jobs_override_them() -> None:
         keep = { runs = 10 }
         notify = { email = "ops@example.com" }
         window = { days = "sat-sun" }
+        hook_timeout = "30s"
 
         [jobs.plain]
         schedule = "@daily"
@@ -186,6 +191,7 @@ def test_defaults_apply_and_jobs_override_them() -> None:
         keep = { output = "4KiB" }
         notify = { ping = "https://ping" }
         window = { hours = ["09:00-10:00"] }
+        hook_timeout = "1m30s"
         """
     )
     plain, own = job_file.jobs["plain"], job_file.jobs["own"]
@@ -194,6 +200,7 @@ def test_defaults_apply_and_jobs_override_them() -> None:
     assert dict(plain.env) == {"A": "default-a", "B": "default-b"}
     assert plain.retry == Retry(attempts=4, delay=60)
     assert plain.window == Window(days=frozenset({5, 6}))
+    assert plain.hook_timeout == 30 and own.hook_timeout == 90
 
     assert own.timezone == ZoneInfo("UTC") and own.timeout == 300
     assert dict(own.env) == {"A": "default-a", "B": "own-b", "C": "own-c"}
@@ -360,6 +367,10 @@ def test_unknown_keys_in_inline_tables_and_top_level() -> None:
         ('timeout = "0s"', "timeout", "greater than zero"),
         ('timeout = "999999999d"', "timeout", "at most 100 years"),
         ('kill_grace = "1m1h"', "kill_grace", "largest first"),
+        ('hook_timeout = "500ms"', "hook_timeout", "at least 1s, got '500ms'"),
+        ('hook_timeout = "0s"', "hook_timeout", "at least 1s, got '0s'"),
+        ("hook_timeout = 60", "hook_timeout", "expected a duration string"),
+        ('hook_timeout = "soon"', "hook_timeout", "invalid duration 'soon'"),
         ('keep = { output = "lots" }', "keep.output", "invalid size 'lots'"),
         ("keep = { runs = 1.5 }", "keep.runs", "expected an integer >= 1, got float 1.5"),
         ('keep = "forever"', "keep", "expected a table with keys runs, age, output"),
@@ -397,6 +408,35 @@ def test_each_bad_value_says_what_was_expected(line: str, key: str, expected: st
     assert problem.job == "j" and problem.key == key
     assert expected in problem.message
     assert problem.line == 4
+
+
+def test_a_bad_hook_timeout_in_defaults_is_located() -> None:
+    problem = only(
+        """\
+        [defaults]
+        timeout = "1h"
+          hook_timeout = "500ms"
+
+        [jobs.a]
+        schedule = "@daily"
+        command = "true"
+        """
+    )
+    assert (problem.job, problem.key) == (None, "defaults.hook_timeout")
+    assert str(problem).startswith("jobs.toml:3:3: key 'defaults.hook_timeout': ")
+    assert "at least 1s" in problem.message
+
+
+def test_hook_timeout_of_one_second_is_the_minimum() -> None:
+    job = parse(
+        """
+        [jobs.a]
+        schedule = "@daily"
+        command = "true"
+        hook_timeout = "1s"
+        """
+    ).jobs["a"]
+    assert job.hook_timeout == 1
 
 
 @pytest.mark.parametrize(
@@ -676,7 +716,7 @@ def test_root_refuses_a_file_owned_by_another_user(tmp_path: Path) -> None:
     path = write(tmp_path / "jobs.toml", "")
     info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 1000, 1000, 0, 0, 0, 0))
     with pytest.raises(ConfigError, match="owned by uid 1000, not root"):
-        config._refuse_if_others_can_write(info, path, str(path))
+        refuse_if_others_can_write(info, path, str(path))
 
 
 def test_root_refuses_a_file_in_a_directory_others_can_write(
@@ -686,9 +726,9 @@ def test_root_refuses_a_file_in_a_directory_others_can_write(
     tmp_path.chmod(0o777)
     info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
     with pytest.raises(ConfigError, match="directory is writable"):
-        config._refuse_if_others_can_write(info, path, str(path))
+        refuse_if_others_can_write(info, path, str(path))
     tmp_path.chmod(0o777 | stat.S_ISVTX)  # like /tmp: others cannot replace our file
-    config._refuse_if_others_can_write(info, path, str(path))
+    refuse_if_others_can_write(info, path, str(path))
 
 
 @pytest.mark.usefixtures("not_root")
@@ -700,7 +740,7 @@ def test_the_example_file_loads() -> None:
     assert all(job.user is None for job in job_file.jobs.values())
     # It shows every key of DESIGN §2 at least once.
     used = {line.split("=")[0].strip() for line in EXAMPLE.read_text().splitlines()}
-    assert set(config._JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
+    assert set(JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
 
 
 def test_schedules_get_the_job_zone_and_name() -> None:

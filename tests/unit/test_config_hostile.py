@@ -9,14 +9,14 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cronpy import config
 from cronpy.config import parse_job_file
+from cronpy.config.convert import JOB_KEYS as ALL_JOB_KEYS
 from cronpy.errors import ConfigError
 from cronpy.model import JobFile
 
 HOSTILE = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-JOB_KEYS = sorted(config._JOB_KEYS)
+JOB_KEYS = sorted(ALL_JOB_KEYS)
 SUB_KEYS = ["attempts", "backoff", "delay", "max_delay", "jitter", "runs", "age", "output"]
 SUB_KEYS += ["days", "hours", "webhook", "email", "ping", "PATH", "1X"]
 
