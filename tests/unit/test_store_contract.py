@@ -19,8 +19,9 @@ from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
 from cronpy.model import ControlKind, Finish, JobState, Status, Trigger
 from cronpy.store import open_store
-from cronpy.store import sqlite as sqlite_module
-from cronpy.store.sqlite import MIGRATIONS, SqliteStore
+from cronpy.store.sqlite import SqliteStore
+from cronpy.store.sqlite import schema as sqlite_module
+from cronpy.store.sqlite.schema import MIGRATIONS
 
 BACKENDS = ["sqlite"]
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
