@@ -18,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cronpy.model import Finish, JobState, Status, Trigger
-from cronpy.store.sqlite import SqliteStore, _us
+from cronpy.store.sqlite import SqliteStore
+from cronpy.store.sqlite.rows import to_us
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 JOBS = 100
@@ -98,7 +99,7 @@ def fill(path: Path, rows: int) -> None:
     store = SqliteStore(path)
     store.save_job_states([JobState(name=f"job{j:03d}", first_seen=T0) for j in range(JOBS)])
     rng = random.Random(1)
-    base = _us(T0)
+    base = to_us(T0)
 
     def generate() -> object:
         for i in range(rows):

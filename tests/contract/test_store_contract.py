@@ -1,13 +1,13 @@
-"""The contract every Store implementation passes, then what is particular to SQLite.
+"""The contract every Store implementation passes, run against each backend in conftest.py.
 
-To add a backend, add its name to ``BACKENDS`` and a branch to ``_open``.
+What only one backend does (files, pragmas, migrations of an old database) is tested beside
+it, e.g. tests/unit/test_sqlite_store.py.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import stat
-from collections.abc import Callable, Iterator
+import ast
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,45 +15,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+import cronpy.store
 from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
-from cronpy.model import ControlKind, Finish, JobState, Status, Trigger
-from cronpy.store import open_store
-from cronpy.store import sqlite as sqlite_module
-from cronpy.store.sqlite import MIGRATIONS, SqliteStore
+from cronpy.model import Claim, ControlKind, Finish, JobState, Spawned, Status, Trigger
 
-BACKENDS = ["sqlite"]
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 HOST = "host-a"
 
-OpenStore = Callable[..., Store]
+Opener = Callable[[], Store]  # the backend fixture (conftest.py): one more store on the database
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=BACKENDS)
-def open_(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
-    """Opens stores on one shared database; closes them all at the end."""
-    opened: list[Store] = []
-
-    def _open(*, readonly: bool = False) -> Store:
-        if request.param == "sqlite":
-            store: Store = SqliteStore(tmp_path / "state.db", readonly=readonly)
-        else:  # pragma: no cover - a new backend needs its branch here
-            raise AssertionError(request.param)
-        opened.append(store)
-        return store
-
-    yield _open
-    for store in opened:
-        store.close()
-
-
-@pytest.fixture
-def store(open_: OpenStore) -> Store:
-    return open_()
 
 
 @pytest.fixture
@@ -106,12 +80,12 @@ def test_second_claim_of_the_same_occurrence_is_refused(store: Store, runner: in
 
 
 def test_claims_through_two_store_objects_still_run_an_occurrence_once(
-    open_: OpenStore, runner: int
+    backend: Opener, runner: int
 ) -> None:
-    other = open_()
+    other = backend()
     assert claim(other, runner) is not None
     assert (
-        open_().claim_run(
+        backend().claim_run(
             job="backup",
             scheduled_at=at(0),
             trigger=Trigger.SCHEDULE,
@@ -209,6 +183,41 @@ def test_get_runs_fetches_many_at_once_and_skips_unknown_ids(store: Store, runne
     assert all(found[i].id == i and found[i].job == f"job{n}" for n, i in enumerate(ids))
 
 
+def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> None:
+    first, second = claim(store, runner, seconds=1), claim(store, runner, seconds=2)
+    store.set_pids([Spawned(first, 101, "/logs/1.log", at(1.5)), Spawned(second, 102)])
+    one, two = store.get_run(first), store.get_run(second)
+    assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
+    assert one.started_at == at(1.5)  # when the command really started, not the claim
+    assert two is not None and (two.pid, two.log_path) == (102, None)
+    assert two.started_at == at(2.25)  # unchanged: the claim's
+
+
+def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
+    store: Store, runner: int
+) -> None:
+    taken = claim(store, runner, seconds=2)
+    claims = [
+        Claim(
+            job="backup",
+            scheduled_at=at(s),
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=at(10),
+            host=HOST,
+            runner_id=runner,
+            cursor=at(s),
+        )
+        for s in (1, 2, 3)
+    ]
+    first, again, third = store.claim_runs(claims)
+    assert again is None and first is not None and third is not None
+    assert first < third and taken < first
+    state = store.job_state("backup")
+    assert state is not None and state.cursor == at(3)
+    assert state.run_count == 3 and state.last_run_id == third
+
+
 # -- records of occurrences that did not start -------------------------------------------------
 
 
@@ -297,6 +306,38 @@ def test_claim_for_a_job_never_saved_creates_its_state(store: Store, runner: int
     state = store.job_state("adhoc")
     assert state is not None
     assert (state.last_run_id, state.run_count, state.first_seen) == (run_id, 1, at(0.25))
+
+
+def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: int) -> None:
+    def cursor() -> datetime | None:
+        state = store.job_state("backup")
+        assert state is not None
+        return state.cursor
+
+    claim(store, runner, seconds=60, cursor=at(60))
+    assert cursor() == at(60)
+    claim(store, runner, seconds=30, cursor=at(30))  # an older claim does not move it back
+    assert cursor() == at(60)
+    store.record(
+        job="backup",
+        status=Status.MISSED,
+        trigger=Trigger.SCHEDULE,
+        scheduled_at=at(90),
+        at=at(200),
+        host=HOST,
+        runner_id=runner,
+        missed_count=3,
+        cursor=at(120),
+    )
+    assert cursor() == at(120)
+    state = store.job_state("backup")
+    assert state is not None
+    store.save_job_states([replace(state, cursor=at(10))])  # a stale in-memory copy
+    assert cursor() == at(120)
+    store.save_job_states([replace(state, cursor=at(500))])
+    assert cursor() == at(500)
+    claim(store, runner, seconds=600)  # no cursor given: unchanged
+    assert cursor() == at(500)
 
 
 # -- lost runs ---------------------------------------------------------------------------------
@@ -567,251 +608,21 @@ def test_controls_lifecycle(store: Store) -> None:
     assert store.get_control(999) is None
 
 
-# -- SQLite in particular ------------------------------------------------------------------------
+# -- time --------------------------------------------------------------------------------------
+
+CLOCK_READS = {"now", "utcnow", "today", "time", "time_ns", "monotonic", "monotonic_ns"}
 
 
-def _versions(path: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(path) as db:
-        return db.execute("SELECT version, name FROM migrations ORDER BY version").fetchall()
-
-
-def test_migrations_apply_once(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStore(path) as store:
-        store.save_job_states([JobState(name="backup", first_seen=T0)])
-    with SqliteStore(path) as store:
-        assert store.schema_version() == len(MIGRATIONS)
-        assert list(store.job_states()) == ["backup"]
-    assert [v for v, _ in _versions(path)] == list(range(1, len(MIGRATIONS) + 1))
-
-
-def test_a_new_migration_is_applied_and_recorded_on_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "state.db"
-    SqliteStore(path).close()
-
-    def _v99_add_notes(db: sqlite3.Connection) -> None:
-        db.execute("ALTER TABLE jobs ADD COLUMN notes TEXT")
-
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", [*MIGRATIONS, _v99_add_notes])
-    with pytest.raises(StateError, match="start `cronpy run` once to upgrade"):
-        SqliteStore(path, readonly=True)
-    with SqliteStore(path) as store:
-        assert store.schema_version() == len(MIGRATIONS) + 1
-    assert _versions(path)[-1] == (len(MIGRATIONS) + 1, "v99_add_notes")
-
-
-def test_a_failing_migration_leaves_the_schema_as_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "state.db"
-    SqliteStore(path).close()
-
-    def _v2_broken(db: sqlite3.Connection) -> None:
-        db.execute("CREATE TABLE half_done (x)")
-        db.execute("THIS IS NOT SQL")
-
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", [*MIGRATIONS, _v2_broken])
-    with pytest.raises(StateError, match="syntax error"):
-        SqliteStore(path)
-    with sqlite3.connect(path) as db:
-        tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "half_done" not in tables
-    assert len(_versions(path)) == len(MIGRATIONS)
-
-
-def test_a_database_from_a_newer_cronpy_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    SqliteStore(path).close()
-    with sqlite3.connect(path) as db:
-        db.execute("INSERT INTO migrations VALUES (1000, 'future')")
-    with pytest.raises(StateError, match="newer cronpy"):
-        SqliteStore(path)
-
-
-def test_readonly_open_of_a_missing_database(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with pytest.raises(StateError, match=r"no state at .*state\.db: has `cronpy run` been"):
-        SqliteStore(path, readonly=True)
-    assert not path.exists()
-    assert StateError.exit_code == 3
-
-
-def test_readonly_store_reads_but_never_writes(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStore(path) as writer:
-        writer.save_job_states([JobState(name="backup", first_seen=T0)])
-        with SqliteStore(path, readonly=True) as reader:
-            assert list(reader.job_states()) == ["backup"]
-            with pytest.raises(StateError, match="readonly"):
-                reader.set_paused(["backup"], True, None)
-            reader.maintain()  # a no-op, not an error
-        assert writer.job_state("backup").paused is False  # type: ignore[union-attr]
-
-
-def test_an_empty_file_is_not_yet_state(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    path.touch()  # what a runner leaves for an instant while it creates the database
-    with pytest.raises(StateError, match="no state at"):
-        SqliteStore(path, readonly=True)
-
-
-def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    path.write_bytes(b"definitely not sqlite" * 100)
-    with pytest.raises(StateError, match=r"state\.db"):
-        SqliteStore(path)
-
-
-def test_database_files_are_private(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStore(path) as store:
-        store.save_job_states([JobState(name="backup", first_seen=T0)])
-        files = [path, path.with_name("state.db-wal"), path.with_name("state.db-shm")]
-        for f in files:
-            assert f.exists(), f
-            assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
-
-
-def test_maintain_folds_the_wal_into_the_database(tmp_path: Path) -> None:
-    path = tmp_path / "state.db"
-    with SqliteStore(path) as store:
-        runner = store.register_runner(HOST, 1, T0)
-        store.save_job_states([JobState(name="backup", first_seen=T0)])
-        claim(store, runner)
-        size_before = path.stat().st_size
-        store.maintain()
-        # the pages the claim wrote are in the database file now, not only in the WAL
-        assert path.stat().st_size > size_before
-
-
-# -- open_store --------------------------------------------------------------------------------
-
-
-def test_open_store_defaults_to_sqlite_in_the_state_dir(tmp_path: Path) -> None:
-    store = open_store(tmp_path)
-    try:
-        assert isinstance(store, SqliteStore)
-        assert store.path == tmp_path / "state.db"
-    finally:
-        store.close()
-    with pytest.raises(StateError, match="no state at"):
-        open_store(tmp_path / "elsewhere", readonly=True)
-
-
-def test_open_store_sqlite_url(tmp_path: Path) -> None:
-    target = tmp_path / "custom.db"
-    store = open_store(tmp_path / "unused", f"sqlite://{target}")
-    try:
-        assert isinstance(store, SqliteStore) and store.path == target
-    finally:
-        store.close()
-    assert target.exists()
-
-
-@pytest.mark.parametrize(
-    ("url", "message"),
-    [
-        ("postgresql://cron:secret@db/cronpy", "PostgreSQL store is not available yet"),
-        ("mysql://db/cronpy", "unknown store URL"),
-        ("sqlite://", "names no file"),
-    ],
-)
-def test_open_store_refuses_other_urls(tmp_path: Path, url: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message) as info:
-        open_store(tmp_path, url)
-    assert "secret" not in str(info.value)
-
-
-def test_claims_and_records_move_the_cursor_forward_only(store: Store, runner: int) -> None:
-    def cursor() -> datetime | None:
-        state = store.job_state("backup")
-        assert state is not None
-        return state.cursor
-
-    claim(store, runner, seconds=60, cursor=at(60))
-    assert cursor() == at(60)
-    claim(store, runner, seconds=30, cursor=at(30))  # an older claim does not move it back
-    assert cursor() == at(60)
-    store.record(
-        job="backup",
-        status=Status.MISSED,
-        trigger=Trigger.SCHEDULE,
-        scheduled_at=at(90),
-        at=at(200),
-        host=HOST,
-        runner_id=runner,
-        missed_count=3,
-        cursor=at(120),
-    )
-    assert cursor() == at(120)
-    state = store.job_state("backup")
-    assert state is not None
-    store.save_job_states([replace(state, cursor=at(10))])  # a stale in-memory copy
-    assert cursor() == at(120)
-    store.save_job_states([replace(state, cursor=at(500))])
-    assert cursor() == at(500)
-    claim(store, runner, seconds=600)  # no cursor given: unchanged
-    assert cursor() == at(500)
-
-
-def test_set_pids_records_several_starts_at_once(store: Store, runner: int) -> None:
-    first, second = claim(store, runner, seconds=1), claim(store, runner, seconds=2)
-    from cronpy.model import Spawned
-
-    store.set_pids([Spawned(first, 101, "/logs/1.log", at(1.5)), Spawned(second, 102)])
-    one, two = store.get_run(first), store.get_run(second)
-    assert one is not None and (one.pid, one.log_path) == (101, "/logs/1.log")
-    assert one.started_at == at(1.5)  # when the command really started, not the claim
-    assert two is not None and (two.pid, two.log_path) == (102, None)
-    assert two.started_at == at(2.25)  # unchanged: the claim's
-
-
-def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
-    store: Store, runner: int
-) -> None:
-    from cronpy.model import Claim
-
-    taken = claim(store, runner, seconds=2)
-    claims = [
-        Claim(
-            job="backup",
-            scheduled_at=at(s),
-            trigger=Trigger.SCHEDULE,
-            attempt=1,
-            started_at=at(10),
-            host=HOST,
-            runner_id=runner,
-            cursor=at(s),
-        )
-        for s in (1, 2, 3)
-    ]
-    first, again, third = store.claim_runs(claims)
-    assert again is None and first is not None and third is not None
-    assert first < third and taken < first
-    state = store.job_state("backup")
-    assert state is not None and state.cursor == at(3)
-    assert state.run_count == 3 and state.last_run_id == third
-
-
-def test_sqlite_waits_for_a_held_lock_only_as_long_as_asked(tmp_path: Path) -> None:
-    import sqlite3
-
-    from cronpy.store.sqlite import SqliteStore
-
-    store = SqliteStore(tmp_path / "state.db", busy_timeout=0.2)
-    try:
-        (ms,) = store._db.execute("PRAGMA busy_timeout").fetchone()
-        assert ms == 200
-        other = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
-        other.execute("BEGIN EXCLUSIVE")
-        try:
-            with pytest.raises(StateError, match="locked"):
-                store.register_runner(HOST, 1, T0)
-        finally:
-            other.execute("ROLLBACK")
-            other.close()
-        assert store.register_runner(HOST, 1, T0) > 0  # and works again once released
-    finally:
-        store.close()
+def test_no_store_reads_the_clock() -> None:
+    # Stores are handed every timestamp (DESIGN: the runner's clock is injected), so a fake
+    # clock governs what they write too.
+    package = Path(cronpy.store.__file__).parent
+    reads = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                if name in CLOCK_READS:
+                    reads.append(f"{path.relative_to(package)}:{node.lineno}: {name}()")
+    assert reads == []
