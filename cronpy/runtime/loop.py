@@ -24,7 +24,7 @@ from cronpy.engine.core import Core
 from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
 from cronpy.model import JobFile
-from cronpy.notify.hooks import JobHooks
+from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
 from cronpy.runtime.statedir import (
     RunnerLock,
@@ -161,7 +161,7 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            hooks=JobHooks(log),
+            hooks=JobHooks(log, self.launcher),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
@@ -288,6 +288,7 @@ class Runner:
                 self.log("stopping", running=len(self.launcher.running), grace=self.shutdown_grace)
             self.launcher.check_deadlines()
             self.core.tick()
+            log_hook_outcomes(self.launcher.drain_hooks(), self.log)
             mono = self.clock.monotonic()
             if shutdown_deadline is not None:
                 if not self.launcher.running:
@@ -307,6 +308,7 @@ class Runner:
             for key, mask in self.selector.select(timeout):
                 key.data(mask)
         self.core.tick()
+        log_hook_outcomes(self.launcher.drain_hooks(), self.log)
         self.store.unregister_runner(self.runner_id, self.clock.now())
         self.log("stopped")
         self.log.flush()
