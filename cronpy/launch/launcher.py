@@ -1,13 +1,17 @@
-"""Starting, watching, capping and stopping job processes: the one owner of child processes.
+"""Starting, watching and stopping child processes: the one owner of them, jobs and hooks alike.
 
-The runner's event loop owns a selector; the launcher registers each run's pidfd
+The runner's event loop owns a selector; the launcher registers each child's pidfd
 (readable once the process has exited) and its output pipe on it, with a callable
 as the key's data. Exits, output and deadlines are thus handled on the loop's
 thread, without helper threads or polling timers.
 
-Every job runs in its own session (``start_new_session``, never ``preexec_fn``,
+Every child runs in its own session (``start_new_session``, never ``preexec_fn``,
 which would turn off vfork), so a timeout or cancel signals the whole process
-group, and the end of a run kills whatever the job left behind in its group.
+group, and the end of a child kills whatever it left behind in its group.
+
+A job's run writes its output to a log and ends as an ``Outcome`` for its history
+record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
+``HookOutcome`` for the event log; ``running`` counts runs only, never hooks.
 """
 
 from __future__ import annotations
@@ -15,273 +19,43 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import pwd
-import re
 import selectors
 import signal
-import stat
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from cronpy.model import Job, LaunchRequest, Outcome, Status
+from cronpy.launch.capture import LogCapture, OutputTail
+from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
+from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
 
 _READ_SIZE = 64 * 1024
-_TAIL_BYTES = 4096  # of output kept for the history record ...
-_TAIL_LINES = 20  # ... of which at most this many lines
-
-
-class _SpawnError(Exception):
-    """A job cannot be started; the message is the precise reason recorded with the run."""
-
-
-# --- environment files -------------------------------------------------------------------
-
-_ENV_LINE = re.compile(r"(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)")
-_DOUBLE = re.compile(r'"((?:[^"\\]|\\.)*)"\s*(?:#.*)?')
-_SINGLE = re.compile(r"'([^']*)'\s*(?:#.*)?")
-_ESCAPE = re.compile(r"\\(.)")
-_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "$": "$", "`": "`"}
-
-
-def parse_env(text: str) -> dict[str, str]:
-    """Parse ``KEY=VALUE`` lines as systemd's EnvironmentFile and dotenv files write them.
-
-    Blank lines and lines starting with ``#`` are skipped; ``export`` may prefix a line;
-    a value may be wrapped in single quotes (literal) or double quotes (backslash escapes).
-    Raises ValueError naming the line for anything else.
-    """
-    env: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        match = _ENV_LINE.fullmatch(line)
-        if match is None:
-            raise ValueError(f"line {number}: expected KEY=VALUE, got {line!r}")
-        key, value = match.groups()
-        if value.startswith('"'):
-            quoted = _DOUBLE.fullmatch(value)
-            if quoted is None:
-                raise ValueError(f"line {number}: unterminated double quote in {key}")
-            value = _ESCAPE.sub(lambda m: _ESCAPES.get(m[1], m[0]), quoted[1])
-        elif value.startswith("'"):
-            quoted = _SINGLE.fullmatch(value)
-            if quoted is None:
-                raise ValueError(f"line {number}: unterminated single quote in {key}")
-            value = quoted[1]
-        env[key] = value
-    return env
-
-
-def _describe(error: OSError) -> str:
-    return (error.strerror or str(error)).lower()
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise _SpawnError(f"env_file {path}: {_describe(e)}") from e
-    except UnicodeDecodeError as e:
-        raise _SpawnError(f"env_file {path}: not UTF-8 text") from e
-    try:
-        return parse_env(text)
-    except ValueError as e:
-        raise _SpawnError(f"env_file {path}: {e}") from e
-
-
-# --- preparing a spawn -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Spawn:
-    argv: list[str]
-    env: dict[str, str]
-    cwd: str | None
-    user: pwd.struct_passwd | None
-
-
-def _lookup_user(name: str) -> pwd.struct_passwd:
-    try:
-        return pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
-    except KeyError:
-        raise _SpawnError(f"user {name!r} does not exist") from None
-
-
-def _check_cwd(cwd: Path) -> None:
-    try:
-        mode = os.stat(cwd).st_mode
-    except FileNotFoundError:
-        raise _SpawnError(f"cwd {cwd} does not exist") from None
-    except OSError as e:
-        raise _SpawnError(f"cwd {cwd}: {_describe(e)}") from e
-    if not stat.S_ISDIR(mode):
-        raise _SpawnError(f"cwd {cwd} is not a directory")
-
-
-def _prepare(req: LaunchRequest) -> _Spawn:
-    job = req.job
-    argv = job.argv
-    if not argv or not argv[0]:
-        raise _SpawnError("command is empty")
-    # ``user`` needs root to switch to; without root the runner warns and ignores it.
-    user = _lookup_user(job.user) if job.user and os.geteuid() == 0 else None
-    env = dict(os.environ)
-    if user is not None:
-        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
-    if job.env_file is not None:
-        env.update(_read_env_file(job.env_file))
-    env.update(job.env)
-    env.update(
-        CRONPY_JOB=job.name,
-        CRONPY_RUN_ID=str(req.run_id),
-        CRONPY_SCHEDULED_AT="" if req.scheduled_at is None else req.scheduled_at.isoformat(),
-        CRONPY_ATTEMPT=str(req.attempt),
-    )
-    env.update(req.extra_env)
-    cwd: str | None = None
-    if job.cwd is not None:
-        _check_cwd(job.cwd)
-        cwd = str(job.cwd)
-    elif user is not None:
-        # As cron does: a job run as another user starts in that user's home.
-        cwd = user.pw_dir if os.path.isdir(user.pw_dir) else "/"
-    return _Spawn(argv, env, cwd, user)
-
-
-def _popen_failure(error: OSError | ValueError, job: Job, spawn: _Spawn) -> str:
-    """Turn what Popen raised into a reason a person can act on."""
-    argv0 = spawn.argv[0]
-    if isinstance(error, ValueError):  # e.g. a NUL byte in an argument or variable
-        return f"cannot start {argv0!r}: {error}"
-    what = "shell" if isinstance(job.command, str) else "command"
-    # Popen names the file the child failed on: the executable, the cwd, or none
-    # when an earlier step (switching user) failed.
-    filename = error.filename
-    if spawn.cwd is not None and filename == spawn.cwd:
-        return f"cwd {spawn.cwd}: {_describe(error)}"
-    if filename == argv0:
-        if isinstance(error, FileNotFoundError):
-            return f"{what} {argv0!r} not found"
-        return f"{what} {argv0!r}: {_describe(error)}"
-    if filename is None and spawn.user is not None:
-        return f"cannot switch to user {spawn.user.pw_name!r}: {_describe(error)}"
-    return f"cannot start {argv0!r}: {_describe(error)}"
-
-
-# --- output capture ----------------------------------------------------------------------
-
-
-class _Capture:
-    """Writes a run's output to its log, keeping at most ``cap`` bytes: the head and the tail.
-
-    The head goes to the file as it arrives, so a follower sees it live; the tail waits
-    in a ring of at most ``cap - cap // 2`` bytes until the run ends, so memory never
-    grows with the amount of output.
-
-    The file is created (new, mode 0600) by the first write or at the end, not at start:
-    creating a file costs more than a fork here, and a burst of 200 due jobs should not
-    wait for 200 file creations before the last one starts. A log that cannot be created
-    does not stop the job; ``error`` says why and the history keeps the output's tail.
-    """
-
-    def __init__(self, path: Path, cap: int) -> None:
-        self._path = path
-        self._fd: int | None = None
-        self._opened = False
-        self.error: str | None = None
-        self._head_left = cap // 2
-        self._tail_cap = cap - cap // 2
-        self._ring = bytearray()
-        self._last = b""  # the last _TAIL_BYTES + 1 bytes, for the history record
-        self.total = 0
-        self.omitted = 0
-        self.peak_buffered = 0
-
-    def feed(self, data: bytes) -> None:
-        self.total += len(data)
-        keep = _TAIL_BYTES + 1
-        self._last = data[-keep:] if len(data) >= keep else (self._last + data)[-keep:]
-        if self._head_left:
-            head = data[: self._head_left]
-            self._write(head)
-            self._head_left -= len(head)
-            data = data[len(head) :]
-        if not data:
-            return
-        if len(data) >= self._tail_cap:
-            self.omitted += len(self._ring) + len(data) - self._tail_cap
-            self._ring[:] = data[len(data) - self._tail_cap :]
-        else:
-            self._ring += data
-            excess = len(self._ring) - self._tail_cap
-            if excess > 0:
-                del self._ring[:excess]  # cheap: bytearray moves its start, not its bytes
-                self.omitted += excess
-        self.peak_buffered = max(self.peak_buffered, len(self._ring))
-
-    def tail_text(self) -> str:
-        last = self._last
-        if self.total > len(last):
-            # The buffer starts mid-line: drop that fragment (the extra byte kept makes a
-            # cut exactly after a newline lose nothing).
-            cut = last.find(b"\n")
-            last = last[cut + 1 :] if cut >= 0 else last[1:]
-        lines = last.splitlines(keepends=True)[-_TAIL_LINES:]
-        return b"".join(lines).decode("utf-8", errors="replace")
-
-    def _open(self) -> None:
-        self._opened = True
-        try:
-            self._fd = os.open(
-                self._path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600
-            )
-        except OSError as e:
-            self.error = f"log file {self._path}: {_describe(e)}"
-
-    def finish(self) -> None:
-        if not self._opened:
-            self._open()
-        if self.omitted:
-            self._write(f"\n[cronpy: {self.omitted} bytes omitted]\n".encode())
-        self._write(bytes(self._ring))
-        self._ring = bytearray()
-        self.close()
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def _write(self, data: bytes) -> None:
-        if not self._opened:
-            self._open()
-        view = memoryview(data)
-        while view and self._fd is not None:
-            try:
-                view = view[os.write(self._fd, view) :]
-            except OSError:
-                # A full disk must not take the runner down; the log is simply short.
-                self.close()
-
-
-# --- the launcher ------------------------------------------------------------------------
+_HOOK_SUCCESS = frozenset({0})
 
 
 @dataclass(eq=False)
-class _Run:
-    req: LaunchRequest
+class _Child:
+    """A process being watched: a job's run (``req`` a LaunchRequest) or a hook."""
+
+    req: LaunchRequest | HookRequest
     popen: subprocess.Popen[bytes]
     pidfd: int
     pipe: int | None
-    capture: _Capture
+    capture: OutputTail
+    started: float
+    timeout: float | None
+    kill_grace: float
     due: float | None  # when check_deadlines must act next: the timeout, then SIGKILL
-    ending: Status | None = None  # TIMED_OUT or CANCELLED once we began stopping it
+    ending: Status | None = None  # why we began stopping it: TIMED_OUT, CANCELLED, KILLED
     reason: str | None = None
+
+    def status(self, returncode: int, success_codes: Collection[int]) -> Status:
+        if self.ending is not None:
+            return self.ending
+        if returncode < 0:
+            return Status.KILLED
+        return Status.SUCCEEDED if returncode in success_codes else Status.FAILED
 
 
 def _killpg(pgid: int, sig: int) -> None:
@@ -304,64 +78,47 @@ class Launcher:
     ) -> None:
         self._selector = selector
         self._monotonic = monotonic
-        self._runs: dict[int, _Run] = {}
+        self._runs: dict[int, _Child] = {}  # by run id
+        self._hooks: dict[int, _Child] = {}  # by pid
         self._outcomes: list[Outcome] = []
-        # Groups of ended runs that may still hold orphans reparented to us (when the
+        self._hook_outcomes: list[HookOutcome] = []
+        # Groups of ended children that may still hold orphans reparented to us (when the
         # runner is PID 1 in a container, or a subreaper); reaped as they die.
         self._orphan_groups: set[int] = set()
         self.peak_buffered = 0  # most tail bytes one run ever held in memory
 
     @property
     def running(self) -> Mapping[int, int]:
+        """The job runs going on, run id to pid (hooks are not runs)."""
         return {run_id: run.popen.pid for run_id, run in self._runs.items()}
+
+    @property
+    def hooks_running(self) -> int:
+        return len(self._hooks)
 
     def start(self, req: LaunchRequest) -> int | Outcome:
         """Start the job; its pid, or an Outcome(SPAWN_ERROR) saying precisely why it could not."""
-        capture = _Capture(req.log_path, req.job.keep.output)
+        capture = LogCapture(req.log_path, req.job.keep.output)
         try:
-            spawn = _prepare(req)
-        except _SpawnError as e:
+            run = self._spawn(req, prepare(req), capture, req.job.timeout, req.job.kill_grace)
+        except SpawnError as e:
             return self._spawn_error(req, str(e), capture)
-        try:
-            read_end, write_end = os.pipe()
-        except OSError as e:  # out of descriptors: the runner's trouble, but this run's outcome
-            return self._spawn_error(req, f"cannot create output pipe: {_describe(e)}", capture)
-        try:
-            popen = subprocess.Popen(
-                spawn.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=write_end,
-                stderr=subprocess.STDOUT,
-                close_fds=True,
-                start_new_session=True,
-                env=spawn.env,
-                cwd=spawn.cwd,
-                **_user_args(spawn.user),
-            )
-        except (OSError, ValueError) as e:
-            os.close(read_end)
-            return self._spawn_error(req, _popen_failure(e, req.job, spawn), capture)
-        finally:
-            os.close(write_end)
-        try:
-            pidfd = os.pidfd_open(popen.pid)
-        except OSError as e:  # out of descriptors: we could never see it end, so end it now
-            _killpg(popen.pid, signal.SIGKILL)
-            popen.wait()
-            os.close(read_end)
-            return self._spawn_error(req, f"cannot watch pid {popen.pid}: {_describe(e)}", capture)
-        os.set_blocking(read_end, False)
-        timeout = req.job.timeout
-        started = self._monotonic()
-        run = _Run(
-            req, popen, pidfd, read_end, capture, None if timeout is None else started + timeout
-        )
         self._runs[req.run_id] = run
-        self._selector.register(pidfd, selectors.EVENT_READ, functools.partial(self._on_exit, run))
-        self._selector.register(
-            read_end, selectors.EVENT_READ, functools.partial(self._on_output, run)
-        )
-        return popen.pid
+        return run.popen.pid
+
+    def start_hook(self, req: HookRequest) -> None:
+        """Start a hook; how it ends, a failure to start included, comes from drain_hooks()."""
+        spawn = Spawn(list(req.argv), dict(req.env), what="shell")
+        try:
+            hook = self._spawn(req, spawn, OutputTail(), req.timeout, req.kill_grace)
+        except SpawnError as e:
+            self._hook_outcomes.append(
+                HookOutcome(
+                    req.job, req.event, None, Status.SPAWN_ERROR, None, None, "", str(e), 0.0
+                )
+            )
+            return
+        self._hooks[hook.popen.pid] = hook
 
     def stop(self, run_id: int, reason: str, grace: float | None = None) -> None:
         """SIGTERM the run's process group now and SIGKILL it after ``grace`` (default kill_grace).
@@ -373,131 +130,201 @@ class Launcher:
             self._begin_stop(run, Status.CANCELLED, reason, grace)
 
     def stop_all(self, reason: str, grace: float) -> None:
+        """Stop every run (cancelled) and every hook (killed), each with its whole group."""
         for run in list(self._runs.values()):
             self._begin_stop(run, Status.CANCELLED, reason, grace)
+        for hook in list(self._hooks.values()):
+            self._begin_stop(hook, Status.KILLED, reason, grace)
 
     def next_deadline(self) -> float | None:
-        dues = [run.due for run in self._runs.values() if run.due is not None]
+        dues = [child.due for child in self._children() if child.due is not None]
         return min(dues, default=None)
 
     def check_deadlines(self) -> None:
         now = self._monotonic()
-        for run in list(self._runs.values()):
-            if run.due is None or run.due > now:
+        for child in self._children():
+            if child.due is None or child.due > now:
                 continue
-            if run.ending is None:
-                timeout = run.req.job.timeout
-                self._begin_stop(run, Status.TIMED_OUT, f"timeout of {timeout:g}s exceeded", None)
+            if child.ending is None:
+                reason = f"timeout of {child.timeout:g}s exceeded"
+                self._begin_stop(child, Status.TIMED_OUT, reason, None)
             else:
-                _killpg(run.popen.pid, signal.SIGKILL)
-                run.due = None
+                _killpg(child.popen.pid, signal.SIGKILL)
+                child.due = None
 
     def drain(self) -> list[Outcome]:
         outcomes, self._outcomes = self._outcomes, []
         return outcomes
 
+    def drain_hooks(self) -> list[HookOutcome]:
+        outcomes, self._hook_outcomes = self._hook_outcomes, []
+        return outcomes
+
     @property
     def orphan_groups(self) -> int:
-        """How many ended runs' groups may still hold leftovers for reap_orphans()."""
+        """How many ended children's groups may still hold leftovers for reap_orphans()."""
         return len(self._orphan_groups)
 
     def reap_orphans(self) -> None:
-        """Reap dead leftovers of ended runs that were reparented to this process.
+        """Reap dead leftovers of ended children that were reparented to this process.
 
         Only matters when the runner is PID 1 or a subreaper (otherwise init reaps them):
-        call it on SIGCHLD. Each run end does it too.
+        call it on SIGCHLD. Each child's end does it too.
         """
         self._reap_orphans()
 
     # --- internals ---
 
-    def _begin_stop(self, run: _Run, status: Status, reason: str, grace: float | None) -> None:
+    def _children(self) -> list[_Child]:
+        return [*self._runs.values(), *self._hooks.values()]
+
+    def _spawn(
+        self,
+        req: LaunchRequest | HookRequest,
+        spawn: Spawn,
+        capture: OutputTail,
+        timeout: float | None,
+        kill_grace: float,
+    ) -> _Child:
+        """Start ``spawn`` in a session of its own, watched on the selector.
+
+        Raises SpawnError with the reason when it cannot start.
+        """
+        try:
+            read_end, write_end = os.pipe()
+        except OSError as e:  # out of descriptors: the runner's trouble, but this child's outcome
+            raise SpawnError(f"cannot create output pipe: {describe(e)}") from e
+        try:
+            popen = subprocess.Popen(
+                spawn.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=write_end,
+                stderr=subprocess.STDOUT,
+                close_fds=True,
+                start_new_session=True,
+                env=spawn.env,
+                cwd=spawn.cwd,
+                **user_args(spawn.user),
+            )
+        except (OSError, ValueError) as e:
+            os.close(read_end)
+            raise SpawnError(popen_failure(e, spawn)) from e
+        finally:
+            os.close(write_end)
+        try:
+            pidfd = os.pidfd_open(popen.pid)
+        except OSError as e:  # out of descriptors: we could never see it end, so end it now
+            _killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+            os.close(read_end)
+            raise SpawnError(f"cannot watch pid {popen.pid}: {describe(e)}") from e
+        os.set_blocking(read_end, False)
+        started = self._monotonic()
+        due = None if timeout is None else started + timeout
+        child = _Child(req, popen, pidfd, read_end, capture, started, timeout, kill_grace, due)
+        self._selector.register(
+            pidfd, selectors.EVENT_READ, functools.partial(self._on_exit, child)
+        )
+        self._selector.register(
+            read_end, selectors.EVENT_READ, functools.partial(self._on_output, child)
+        )
+        return child
+
+    def _begin_stop(self, child: _Child, status: Status, reason: str, grace: float | None) -> None:
         now = self._monotonic()
-        grace = run.req.job.kill_grace if grace is None else grace
-        if run.ending is not None:
+        grace = child.kill_grace if grace is None else grace
+        if child.ending is not None:
             # Already being stopped: the first cause names the outcome, a shorter grace wins.
-            if run.due is not None:
-                run.due = min(run.due, now + grace)
+            if child.due is not None:
+                child.due = min(child.due, now + grace)
             return
-        if _has_exited(run.popen.pid):
-            run.due = None  # it ended on its own; the pidfd event reports how
+        if _has_exited(child.popen.pid):
+            child.due = None  # it ended on its own; the pidfd event reports how
             return
-        run.ending, run.reason = status, reason
-        _killpg(run.popen.pid, signal.SIGTERM)
+        child.ending, child.reason = status, reason
+        _killpg(child.popen.pid, signal.SIGTERM)
         if grace > 0:
-            run.due = now + grace
+            child.due = now + grace
         else:
-            _killpg(run.popen.pid, signal.SIGKILL)
-            run.due = None
+            _killpg(child.popen.pid, signal.SIGKILL)
+            child.due = None
 
-    def _on_output(self, run: _Run, mask: int = selectors.EVENT_READ) -> None:
-        self._read(run, drain=False)
+    def _on_output(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+        self._read(child, drain=False)
 
-    def _read(self, run: _Run, *, drain: bool) -> None:
-        while run.pipe is not None:
+    def _read(self, child: _Child, *, drain: bool) -> None:
+        while child.pipe is not None:
             try:
-                data = os.read(run.pipe, _READ_SIZE)
+                data = os.read(child.pipe, _READ_SIZE)
             except BlockingIOError:
                 return
             except OSError:
                 data = b""
-            if not data:  # every writer closed it; the run goes on until the process exits
-                self._selector.unregister(run.pipe)
-                os.close(run.pipe)
-                run.pipe = None
+            if not data:  # every writer closed it; the child goes on until the process exits
+                self._close_pipe(child)
                 return
-            run.capture.feed(data)
+            child.capture.feed(data)
             if not drain:
-                return  # one read per wake-up keeps a chatty job from starving the loop
+                return  # one read per wake-up keeps a chatty child from starving the loop
 
-    def _on_exit(self, run: _Run, mask: int = selectors.EVENT_READ) -> None:
-        pid = run.popen.pid
-        # The run ends when its main process does. Whatever it left in its process group
+    def _close_pipe(self, child: _Child) -> None:
+        if child.pipe is not None:
+            self._selector.unregister(child.pipe)
+            os.close(child.pipe)
+            child.pipe = None
+
+    def _on_exit(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+        pid = child.popen.pid
+        # A child ends when its main process does. Whatever it left in its process group
         # (`cmd &`, a forgotten daemon) is killed now, as systemd does with a service's
-        # cgroup: otherwise it would outlive the run, hold the output pipe open and escape
+        # cgroup: otherwise it would outlive the child, hold the output pipe open and escape
         # timeouts. The main process is an unreaped zombie at this point, so its pid - the
         # group's id - cannot have been reused: signalling the group is race-free.
         _killpg(pid, signal.SIGKILL)
-        self._read(run, drain=True)
-        if run.pipe is not None:
-            self._selector.unregister(run.pipe)
-            os.close(run.pipe)
-            run.pipe = None
-        returncode = run.popen.wait()
-        self._selector.unregister(run.pidfd)
-        os.close(run.pidfd)
-        run.capture.finish()
-        self.peak_buffered = max(self.peak_buffered, run.capture.peak_buffered)
-        del self._runs[run.req.run_id]
-        self._outcomes.append(self._outcome(run, returncode))
+        self._read(child, drain=True)
+        self._close_pipe(child)
+        returncode = child.popen.wait()
+        self._selector.unregister(child.pidfd)
+        os.close(child.pidfd)
+        child.capture.finish()
+        if isinstance(child.req, HookRequest):
+            del self._hooks[pid]
+            self._hook_outcomes.append(self._hook_outcome(child, child.req, returncode))
+        else:
+            self.peak_buffered = max(self.peak_buffered, child.capture.peak_buffered)
+            del self._runs[child.req.run_id]
+            self._outcomes.append(self._outcome(child, child.req, returncode))
         self._orphan_groups.add(pid)
         self._reap_orphans()
 
-    def _outcome(self, run: _Run, returncode: int) -> Outcome:
-        exit_code = returncode if returncode >= 0 else None
-        sig = -returncode if returncode < 0 else None
-        if run.ending is not None:
-            status = run.ending
-        elif sig is not None:
-            status = Status.KILLED
-        elif returncode in run.req.job.success_codes:
-            status = Status.SUCCEEDED
-        else:
-            status = Status.FAILED
+    def _outcome(self, run: _Child, req: LaunchRequest, returncode: int) -> Outcome:
         return Outcome(
-            run_id=run.req.run_id,
-            status=status,
-            exit_code=exit_code,
-            signal=sig,
+            run_id=req.run_id,
+            status=run.status(returncode, req.job.success_codes),
+            exit_code=returncode if returncode >= 0 else None,
+            signal=-returncode if returncode < 0 else None,
             output_tail=run.capture.tail_text(),
             reason=run.reason or run.capture.error,
             pid=run.popen.pid,
             ended_monotonic=self._monotonic(),
         )
 
+    def _hook_outcome(self, hook: _Child, req: HookRequest, returncode: int) -> HookOutcome:
+        return HookOutcome(
+            job=req.job,
+            event=req.event,
+            pid=hook.popen.pid,
+            status=hook.status(returncode, _HOOK_SUCCESS),
+            exit_code=returncode if returncode >= 0 else None,
+            signal=-returncode if returncode < 0 else None,
+            output_tail=hook.capture.tail_text(),
+            reason=hook.reason,
+            duration=self._monotonic() - hook.started,
+        )
+
     def _reap_orphans(self) -> None:
-        # waitid(P_PGID) touches only the ended runs' groups, never another child of the
-        # runner. A group stays listed while one of our children in it lives, which also
+        # waitid(P_PGID) touches only the ended children's groups, never another child of
+        # the runner. A group stays listed while one of our children in it lives, which also
         # keeps its id from being reused before we drop it.
         for pgid in list(self._orphan_groups):
             while True:
@@ -508,12 +335,10 @@ class Launcher:
                     self._orphan_groups.discard(pgid)
                     break
 
-    def _spawn_error(
-        self, req: LaunchRequest, reason: str, capture: _Capture | None = None
-    ) -> Outcome:
-        if capture is not None:  # so `cronpy logs` of this run says what went wrong
-            capture.feed(f"[cronpy: cannot start: {reason}]\n".encode())
-            capture.finish()
+    def _spawn_error(self, req: LaunchRequest, reason: str, capture: LogCapture) -> Outcome:
+        # Written to the run's log too, so `cronpy logs` of this run says what went wrong.
+        capture.feed(f"[cronpy: cannot start: {reason}]\n".encode())
+        capture.finish()
         return Outcome(
             run_id=req.run_id,
             status=Status.SPAWN_ERROR,
@@ -524,18 +349,3 @@ class Launcher:
             pid=None,
             ended_monotonic=self._monotonic(),
         )
-
-
-def _user_args(user: pwd.struct_passwd | None) -> dict[str, Any]:
-    """Popen arguments that switch to ``user``, supplementary groups included.
-
-    Popen's ``user=`` alone would keep root's groups. (Switching identity makes Popen
-    fork instead of vfork; only jobs with ``user`` pay that.)
-    """
-    if user is None:
-        return {}
-    return {
-        "user": user.pw_uid,
-        "group": user.pw_gid,
-        "extra_groups": os.getgrouplist(user.pw_name, user.pw_gid),
-    }

@@ -189,3 +189,30 @@ class Outcome:
     reason: str | None  # why it could not start, or why it was stopped
     pid: int | None
     ended_monotonic: float
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    """An ``on_*`` command of a job to start beside the schedule, bounded by a timeout."""
+
+    job: str
+    event: str  # on_success, on_failure, on_dead, on_recovery
+    argv: tuple[str, ...]
+    env: Mapping[str, str]  # the whole environment, as the hook receives it
+    timeout: float  # seconds before its group gets SIGTERM (Job.hook_timeout)
+    kill_grace: float  # seconds after SIGTERM before SIGKILL
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    """How a hook ended, for the runner's event log (hooks have no history record)."""
+
+    job: str
+    event: str
+    pid: int | None  # None when it could not start
+    status: Status  # succeeded, failed, timed_out, killed or spawn_error
+    exit_code: int | None
+    signal: int | None  # the signal that ended the main process, if any
+    output_tail: str  # the last lines of stdout and stderr
+    reason: str | None  # why it could not start, or why it was stopped
+    duration: float  # seconds from start to exit

@@ -1,7 +1,9 @@
 """What runs beside a job: its ``on_*`` shell commands and its ``notify`` targets.
 
-Everything here is fire-and-forget on its own thread, so a slow webhook or a hook that hangs
-never delays the schedule; each thread reaps its own child, so no zombie is left.
+Nothing here delays the schedule. A hook command is a child process like a job's: it starts
+through the launcher, in its own process group, with a timeout (``Job.hook_timeout``), and is
+stopped with its group at shutdown; ``log_hook_outcomes`` puts how it ended in the event log.
+Webhooks, pings and mail are sent on threads of their own, so a slow target never blocks.
 
 Notify conventions:
 - ``ping`` follows healthchecks.io/Cronitor: ``URL/start`` when a run starts, ``URL`` when it
@@ -16,16 +18,16 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import subprocess
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Protocol
 
-from cronpy.model import Job, Run
+from cronpy.model import HookOutcome, HookRequest, Job, Run
 
 _TIMEOUT = 10.0
+_HOOK_KILL_GRACE = 5.0  # a hook is a side errand: it does not get a job's long grace
 _WEBHOOK_EVENTS = frozenset({"on_failure", "on_dead", "on_recovery"})
 _EMAIL_EVENTS = frozenset({"on_dead", "on_recovery"})
 
@@ -34,16 +36,41 @@ def _background(target: Callable[[], None]) -> None:
     threading.Thread(target=target, daemon=True).start()
 
 
+class HookLauncher(Protocol):
+    """Where hook commands start (``cronpy.launch.Launcher``)."""
+
+    def start_hook(self, req: HookRequest) -> None: ...
+
+
+def log_hook_outcomes(outcomes: Iterable[HookOutcome], log: Callable[..., None]) -> None:
+    """One ``hook-end`` event per ended hook: how it ended and the tail of its output."""
+    for o in outcomes:
+        log(
+            "hook-end",
+            job=o.job,
+            hook=o.event,
+            pid=o.pid,
+            status=str(o.status),
+            exit_code=o.exit_code,
+            signal=o.signal,
+            duration=round(o.duration, 3),
+            reason=o.reason,
+            output=o.output_tail.rstrip("\n"),
+        )
+
+
 class JobHooks:
     def __init__(
         self,
         log: Callable[..., None],
+        launcher: HookLauncher,
         *,
         urlopen: Callable[..., Any] = urllib.request.urlopen,
         smtp: Callable[..., Any] = smtplib.SMTP,
         smtp_host: str = "localhost",
     ) -> None:
         self.log = log
+        self.launcher = launcher
         self.urlopen = urlopen
         self.smtp = smtp
         self.smtp_host = smtp_host
@@ -86,24 +113,17 @@ class JobHooks:
                 "CRONPY_OUTPUT_TAIL": run.output_tail[-2000:],
             }
         )
-        try:
-            proc = subprocess.Popen(
-                [job.shell, "-c", command],
+        self.log("hook", job=job.name, hook=event)
+        self.launcher.start_hook(
+            HookRequest(
+                job=job.name,
+                event=event,
+                argv=(job.shell, "-c", command),
                 env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
+                timeout=job.hook_timeout,
+                kill_grace=_HOOK_KILL_GRACE,
             )
-        except OSError as exc:
-            self.log("hook-error", job=job.name, hook=event, reason=str(exc))
-            return
-        self.log("hook", job=job.name, hook=event, pid=proc.pid)
-
-        def reap() -> None:
-            proc.wait()
-
-        _background(reap)
+        )
 
     def _request(self, job: Job, url: str, body: bytes | None = None) -> None:
         def send() -> None:

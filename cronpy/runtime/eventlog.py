@@ -4,6 +4,7 @@ machines."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -40,6 +41,11 @@ class EventLog:
             pass  # a closed stderr must not stop the runner
 
 
+_PLAIN = re.compile(r'[^\s"\\]+')
+
+
 def _text(value: Any) -> str:
+    """A value as one token: quoted (JSON string escapes) when it is empty or holds white
+    space, a quote or a backslash, so a multi-line hook output stays on its event's line."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if (" " in text or not text) else text
+    return text if _PLAIN.fullmatch(text) else json.dumps(text)

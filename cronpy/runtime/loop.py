@@ -22,7 +22,7 @@ from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
 from cronpy.launch.leftovers import kill_leftovers
 from cronpy.model import JobFile
-from cronpy.notify.hooks import JobHooks
+from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
 from cronpy.runtime.daemon import daemon_ready, daemonize
 from cronpy.runtime.eventlog import EventLog
@@ -74,7 +74,7 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            notifier=JobHooks(log),
+            notifier=JobHooks(log, self.launcher),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
@@ -201,9 +201,11 @@ class Runner:
                 self.log("stopping", running=len(self.launcher.running), grace=self.shutdown_grace)
             self.launcher.check_deadlines()
             self.scheduler.tick()
+            log_hook_outcomes(self.launcher.drain_hooks(), self.log)
             mono = self.clock.monotonic()
             if shutdown_deadline is not None:
-                if not self.launcher.running:
+                # hooks of the last runs (on_failure, ...) get the rest of the grace too
+                if not self.launcher.running and not self.launcher.hooks_running:
                     break
                 if mono >= shutdown_deadline and not forced:
                     forced = True
@@ -220,6 +222,7 @@ class Runner:
             for key, mask in self.selector.select(timeout):
                 key.data(mask)
         self.scheduler.tick()
+        log_hook_outcomes(self.launcher.drain_hooks(), self.log)
         self.store.unregister_runner(self.runner_id, self.clock.now())
         self.log("stopped")
         self.log.flush()

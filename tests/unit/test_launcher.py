@@ -1,4 +1,5 @@
-"""The launcher against real processes: exits, output capture, timeouts, stops, spawn errors.
+"""The launcher against real processes: exits, output capture, timeouts, stops, spawn errors,
+and the same for ``on_*`` hooks.
 
 The test process makes itself a child subreaper, as the runner is when it is PID 1 in a
 container: orphans of killed job trees are then reparented to it, which lets the tests
@@ -24,8 +25,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cronpy.launch.launcher import Launcher, parse_env
-from cronpy.model import Job, Keep, LaunchRequest, Outcome, Status
+from cronpy.launch import Launcher, parse_env
+from cronpy.model import HookOutcome, HookRequest, Job, Keep, LaunchRequest, Outcome, Status
 
 PR_SET_CHILD_SUBREAPER = 36
 IS_ROOT = os.geteuid() == 0
@@ -53,6 +54,18 @@ def make_job(command: str | tuple[str, ...], **kwargs: Any) -> Job:
     )
 
 
+def hook_request(command: str, **kwargs: Any) -> HookRequest:
+    return HookRequest(
+        job="job",
+        event="on_failure",
+        argv=(kwargs.pop("shell", "/bin/sh"), "-c", command),
+        env=kwargs.pop("env", {"PATH": os.environ["PATH"]}),
+        timeout=kwargs.pop("timeout", 60.0),
+        kill_grace=kwargs.pop("kill_grace", 5.0),
+        **kwargs,
+    )
+
+
 def _prctl_subreaper(on: bool) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) != 0:
@@ -66,15 +79,16 @@ def subreaper() -> Iterator[None]:
     _prctl_subreaper(False)
 
 
-def run_until_done(
+def drive(
     selector: selectors.BaseSelector, launcher: Launcher, timeout: float = 10
-) -> list[Outcome]:
-    """Drive the launcher as the runner's loop does until no run is left."""
+) -> tuple[list[Outcome], list[HookOutcome]]:
+    """Drive the launcher as the runner's loop does until no run and no hook is left."""
     end = time.monotonic() + timeout
     outcomes: list[Outcome] = []
-    while launcher.running:
+    hooks: list[HookOutcome] = []
+    while launcher.running or launcher.hooks_running:
         now = time.monotonic()
-        assert now < end, f"runs still going after {timeout}s: {dict(launcher.running)}"
+        assert now < end, f"still going after {timeout}s: {dict(launcher.running)}"
         wait = end - now
         deadline = launcher.next_deadline()
         if deadline is not None:
@@ -83,7 +97,17 @@ def run_until_done(
             key.data(mask)
         launcher.check_deadlines()
         outcomes += launcher.drain()
-    return outcomes + launcher.drain()
+        hooks += launcher.drain_hooks()
+    return outcomes + launcher.drain(), hooks + launcher.drain_hooks()
+
+
+def run_until_done(
+    selector: selectors.BaseSelector, launcher: Launcher, timeout: float = 10
+) -> list[Outcome]:
+    """Drive the launcher as the runner's loop does until no run is left."""
+    outcomes, hooks = drive(selector, launcher, timeout)
+    assert not hooks
+    return outcomes
 
 
 def group_gone(launcher: Launcher, pgid: int, within: float = 5.0) -> bool:
@@ -121,6 +145,12 @@ class Harness:
             **kwargs,
         )
 
+    def hook(self, command: str, **kwargs: Any) -> HookOutcome:
+        """Run ``command`` as an on_failure hook to its end."""
+        self.launcher.start_hook(hook_request(command, **kwargs))
+        _, [outcome] = drive(self.selector, self.launcher)
+        return outcome
+
     def start(self, job: Job, **kwargs: Any) -> int:
         pid = self.launcher.start(self.request(job, **kwargs))
         assert isinstance(pid, int), pid
@@ -148,6 +178,7 @@ def h(tmp_path: Path) -> Iterator[Harness]:
     harness = Harness(tmp_path)
     yield harness
     assert not harness.launcher.running
+    assert not harness.launcher.hooks_running
     # Leftovers of killed trees die asynchronously; once they have, none may stay a zombie.
     end = time.monotonic() + 5
     while harness.launcher.orphan_groups and time.monotonic() < end:
@@ -578,3 +609,85 @@ def test_parallel_runs_are_reported_separately_and_reaped(h: Harness) -> None:
         assert outcome.exit_code == i % 3
         assert h.log(run_id) == f"run{i}\n".encode()
     assert len(h.selector.get_map()) == 0  # every descriptor was unregistered
+
+
+# --- hooks -------------------------------------------------------------------------------
+
+
+def test_hook_reports_its_exit_and_the_tail_of_its_output(h: Harness) -> None:
+    outcome = h.hook("echo out; echo text >&2; exit 7")
+    assert (outcome.status, outcome.exit_code, outcome.signal) == (Status.FAILED, 7, None)
+    assert outcome.output_tail == "out\ntext\n"
+    assert (outcome.job, outcome.event, outcome.reason) == ("job", "on_failure", None)
+    assert isinstance(outcome.pid, int)
+    assert 0 <= outcome.duration < 5
+    assert not list(h.tmp.iterdir()), "a hook writes no log file"
+
+
+def test_hook_that_exits_zero_succeeds(h: Harness) -> None:
+    assert h.hook("true").status is Status.SUCCEEDED
+
+
+def test_hook_tail_is_bounded(h: Harness) -> None:
+    outcome = h.hook("seq 1 100000")
+    assert outcome.output_tail == "".join(f"{i}\n" for i in range(99981, 100001))
+
+
+def test_hook_stdin_is_dev_null(h: Harness) -> None:
+    assert h.hook("cat; echo end").output_tail == "end\n"
+
+
+def test_hook_is_not_a_run(h: Harness) -> None:
+    h.launcher.start_hook(hook_request("sleep 30"))
+    assert h.launcher.hooks_running == 1
+    assert not h.launcher.running  # the engine counts runs with it
+    h.launcher.stop_all("shutdown", grace=1)
+    drive(h.selector, h.launcher)
+
+
+def test_hook_timeout_stops_its_whole_group(h: Harness) -> None:
+    started = time.monotonic()
+    outcome = h.hook("sleep 60 & sleep 30", timeout=1, kill_grace=30)
+    assert (outcome.status, outcome.signal) == (Status.TIMED_OUT, signal.SIGTERM)
+    assert outcome.reason == "timeout of 1s exceeded"
+    assert 1 <= time.monotonic() - started < 10  # SIGTERM sufficed: no wait for the grace
+    assert outcome.pid is not None and group_gone(h.launcher, outcome.pid)
+
+
+def test_hook_timeout_escalates_to_sigkill(h: Harness) -> None:
+    outcome = h.hook('trap "" TERM; sleep 30', timeout=0.3, kill_grace=0.3)
+    assert (outcome.status, outcome.signal) == (Status.TIMED_OUT, signal.SIGKILL)
+
+
+def test_hook_deadlines_follow_the_injected_clock(tmp_path: Path) -> None:
+    now = [1000.0]
+    selector = selectors.DefaultSelector()
+    launcher = Launcher(selector, monotonic=lambda: now[0])
+    launcher.start_hook(hook_request("sleep 300", timeout=60, kill_grace=5))
+    assert launcher.next_deadline() == 1060.0
+    now[0] = 1060.0
+    launcher.check_deadlines()
+    assert launcher.next_deadline() == 1065.0  # SIGTERM sent, SIGKILL due after the grace
+    _, [outcome] = drive(selector, launcher)
+    assert (outcome.status, outcome.duration) == (Status.TIMED_OUT, 60.0)
+    assert launcher.next_deadline() is None
+    selector.close()
+
+
+def test_stop_all_kills_a_running_hook_with_its_group(h: Harness) -> None:
+    h.launcher.start_hook(hook_request("sleep 60 & sleep 60 & wait"))
+    h.start(make_job("sleep 300"))
+    h.launcher.stop_all("shutdown", grace=30)
+    [run], [hook] = drive(h.selector, h.launcher)
+    assert (run.status, run.reason) == (Status.CANCELLED, "shutdown")
+    assert (hook.status, hook.reason, hook.signal) == (Status.KILLED, "shutdown", signal.SIGTERM)
+    assert hook.pid is not None and group_gone(h.launcher, hook.pid)
+
+
+def test_hook_whose_shell_is_missing_is_a_spawn_error(h: Harness) -> None:
+    h.launcher.start_hook(hook_request("true", shell="/nonexistent/sh"))
+    assert not h.launcher.hooks_running
+    [outcome] = h.launcher.drain_hooks()
+    assert (outcome.status, outcome.pid, outcome.exit_code) == (Status.SPAWN_ERROR, None, None)
+    assert outcome.reason == "shell '/nonexistent/sh' not found"
+    assert len(h.selector.get_map()) == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,14 @@ def test_event_lines_are_written_once_per_flush(tmp_path: Path) -> None:
     assert [line.split('"event": ')[1].split(",")[0] for line in lines] == ['"start"', '"end"']
     log.flush()
     assert len(stream.writes) == 1  # nothing new, nothing written
+
+
+def test_event_log_keeps_a_multi_line_value_on_one_line() -> None:
+    stream = io.StringIO()
+    log = EventLog(stream)
+    log("hook-end", job="j", output='two\nlines "quoted"', empty="", plain="ok")
+    log.flush()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert 'output="two\\nlines \\"quoted\\""' in lines[0]
+    assert 'empty=""' in lines[0] and " plain=ok" in lines[0]
