@@ -35,6 +35,7 @@ from cronpy.errors import ScheduleError, did_you_mean
 from cronpy.interfaces import Schedule
 from cronpy.model import Job, Keep, Notify, Retry, RunnerSettings, Window
 from cronpy.schedule import parse_at, parse_schedule
+from cronpy.schedule.after import AfterOnlySchedule
 
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -223,8 +224,14 @@ def _job_schedule(
     if "schedule" not in raw and "at" not in raw:
         if checker.misspelt & {"schedule", "at"}:
             return None
+        upstream = fields.get("after")
+        if upstream:  # runs only when its upstream jobs succeed
+            return AfterOnlySchedule(tuple(upstream))
+        if "after" in raw and "after" not in fields:  # its type was wrong: reported already
+            return None
         checker.report(
-            "missing 'schedule': expected a schedule string, or 'at' with one-shot times",
+            "missing 'schedule': expected a schedule string, 'at' with one-shot times,"
+            " or 'after' with the jobs it runs after",
             where,
             name,
         )

@@ -44,6 +44,7 @@ class Record:
     reason: str
     missed_count: int | None = None
     cursor: datetime | None = None
+    attempt: int = 1
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class Board:
         rt.state = replace(rt.state, **changes)
         self.dirty.add(rt.name)
 
+    def drop_retry(self, rt: JobRuntime, scheduled_at: datetime | None) -> None:
+        """Forget the pending retry of this occurrence (claimed, or given up)."""
+        kept = tuple(r for r in rt.state.retries if r.scheduled_at != scheduled_at)
+        if len(kept) != len(rt.state.retries):
+            self.update(rt, retries=kept)
+
     def set_cursor(self, rt: JobRuntime, cursor: datetime) -> None:
         if rt.state.cursor is None or cursor > rt.state.cursor:
             self.update(rt, cursor=cursor)
@@ -55,13 +61,24 @@ class Board:
         missed_count: int | None = None,
         trigger: Trigger = Trigger.SCHEDULE,
         cursor: datetime | None = None,
+        attempt: int = 1,
     ) -> None:
         """Record an occurrence that did not start. ``cursor``: what this record accounts for
         (by default a skipped scheduled occurrence itself), saved in the same write."""
         if cursor is None and status is Status.SKIPPED and trigger is Trigger.SCHEDULE:
             cursor = scheduled_at
         self.emit(
-            Record(rt.name, status, trigger, scheduled_at, now, str(reason), missed_count, cursor)
+            Record(
+                rt.name,
+                status,
+                trigger,
+                scheduled_at,
+                now,
+                str(reason),
+                missed_count,
+                cursor,
+                attempt,
+            )
         )
         if status is Status.SKIPPED:
             self.log(

@@ -162,8 +162,12 @@ class Engine:
         rt = self._inflight[start]
         rt.starting -= 1
         self.board.touched.add(rt.name)
+        if start.trigger is Trigger.RETRY:
+            self.board.drop_retry(rt, start.scheduled_at)  # its claim now carries it
         if start.control_id is not None:
             said = "started" if run_id else "already claimed"
+            if run_id and not rt.job.enabled:
+                said += " (the job is disabled: it runs only when triggered)"
             self.board.complete(start.control_id, now, run_id=run_id, result=said)
         if run_id is None:
             del self._inflight[start]

@@ -41,6 +41,8 @@ class JobRuntime:
     pending: deque[Pending] = field(default_factory=deque)
     live_from: datetime | None = None  # occurrences before this were missed (paused, runner down)
     failed_last: bool = False  # the last final result was a failure (for on_recovery)
+    upstream_done: set[str] = field(default_factory=set)  # `after` jobs done since our start
+    after_at: datetime | None = None  # the instant of our latest `after` record or start
 
     @property
     def name(self) -> str:

@@ -38,12 +38,22 @@ class Occurrences:
             self.board.emit(ExpirePause(rt.name))
             self.board.update(rt, paused=False, paused_until=None)
             self.resumed(rt, now)
-        st = rt.state
-        if st.retry_at is not None and st.retry_at <= now and st.retry_scheduled_at is not None:
-            rt.pending.append(Pending(st.retry_scheduled_at, Trigger.RETRY, st.retry_attempt))
-            self.board.update(rt, retry_at=None)
+        self._due_retries(rt, now)
         self._occurrences(rt, now)
         self.release_pending(rt, now)
+
+    def _due_retries(self, rt: JobRuntime, now: datetime) -> None:
+        """Queue each retry whose time has come. It stays in the job's saved state until its
+        claim is written (``Engine.claimed``), so a runner that dies meanwhile leaves it to
+        the next one."""
+        queued = {(p.scheduled_at, p.attempt) for p in rt.pending if p.trigger is Trigger.RETRY}
+        for retry in rt.state.retries:
+            if retry.due_at <= now and (retry.scheduled_at, retry.attempt) not in queued:
+                if not rt.job.enabled:  # switched off entirely: no retry starts either
+                    self.board.drop_retry(rt, retry.scheduled_at)
+                    self.board.log("retry-dropped", job=rt.name, reason="disabled")
+                    continue
+                rt.pending.append(Pending(retry.scheduled_at, Trigger.RETRY, retry.attempt))
 
     def resumed(self, rt: JobRuntime, now: datetime) -> None:
         if rt.holds_while_paused():

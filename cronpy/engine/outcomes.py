@@ -13,8 +13,10 @@ from datetime import datetime, timedelta
 from cronpy.engine.actions import Announce, FinishRun, Prune
 from cronpy.engine.board import Board
 from cronpy.engine.jobs import Active, JobRuntime, Pending
-from cronpy.engine.occurrences import Occurrences
-from cronpy.model import Finish, Outcome, Run, SkipReason, Status, Trigger
+from cronpy.engine.occurrences import TINY, Occurrences
+from cronpy.model import Finish, Outcome, RetryDue, Run, SkipReason, Status, Trigger
+
+MAX_PENDING_RETRIES = 100  # per job; beyond this the oldest chain is dropped, with a record
 
 
 class Outcomes:
@@ -83,30 +85,66 @@ class Outcomes:
         if (
             run.status.retryable
             and run.attempt < job.retry.attempts
-            and not self.board.stopping
+            and job.enabled
             and run.scheduled_at is not None
         ):
-            delay = job.retry.delay_before(run.attempt + 1, self.rng)
-            self.board.update(
-                rt,
-                retry_at=now + timedelta(seconds=delay),
-                retry_attempt=run.attempt + 1,
-                retry_scheduled_at=run.scheduled_at,
-            )
-            self.board.log(
-                "retry-planned", job=job.name, attempt=run.attempt + 1, delay=round(delay, 3)
-            )
+            self._plan_retry(rt, run, now)
             return
         rt.failed_last = True
-        if rt.state.retry_at is not None and rt.state.retry_scheduled_at == run.scheduled_at:
-            self.board.update(rt, retry_at=None)
+        self.board.drop_retry(rt, run.scheduled_at)
         self._announce("on_dead", rt, run)
 
+    def _plan_retry(self, rt: JobRuntime, run: Run, now: datetime) -> None:
+        """Give this occurrence its own next attempt: each failed occurrence keeps its own
+        retry chain, so a later failure never overwrites an earlier one's retry."""
+        assert run.scheduled_at is not None
+        delay = rt.job.retry.delay_before(run.attempt + 1, self.rng)
+        retries = [r for r in rt.state.retries if r.scheduled_at != run.scheduled_at]
+        if len(retries) >= MAX_PENDING_RETRIES:
+            # a job failing faster than it retries: drop the oldest chain, and say so
+            oldest = min(retries, key=lambda r: r.scheduled_at)
+            retries.remove(oldest)
+            self.board.record(
+                rt,
+                Status.SKIPPED,
+                oldest.scheduled_at,
+                now,
+                f"retry dropped: {MAX_PENDING_RETRIES} retries of this job already pending",
+                trigger=Trigger.RETRY,
+                attempt=oldest.attempt,
+            )
+        retries.append(RetryDue(run.scheduled_at, run.attempt + 1, now + timedelta(seconds=delay)))
+        self.board.update(rt, retries=tuple(retries))
+        self.board.log("retry-planned", job=rt.name, attempt=run.attempt + 1, delay=round(delay, 3))
+
     def _start_dependant(self, rt: JobRuntime, cause: Run, now: datetime) -> None:
+        """An upstream job of ``rt`` succeeded. With several upstream jobs, ``rt`` runs once
+        each of them has succeeded since its last ``after`` start (Airflow's all_success);
+        every upstream success that does not start it leaves a record saying why."""
         at = cause.ended_at or now
+        if rt.after_at is not None and at <= rt.after_at:
+            at = rt.after_at + TINY  # two upstream jobs ended together: one record each
+        rt.after_at = at
+        if not rt.job.enabled:
+            self.board.record(rt, Status.SKIPPED, at, now, "disabled", trigger=Trigger.AFTER)
+            return
         if rt.paused(now):
             self.board.record(rt, Status.SKIPPED, at, now, SkipReason.PAUSED, trigger=Trigger.AFTER)
             return
+        rt.upstream_done.add(cause.job)
+        waiting = [name for name in rt.job.after if name not in rt.upstream_done]
+        if waiting:
+            names = ", ".join(repr(name) for name in waiting)
+            self.board.record(
+                rt,
+                Status.SKIPPED,
+                at,
+                now,
+                f"after: {cause.job!r} succeeded; waiting for {names} to succeed too",
+                trigger=Trigger.AFTER,
+            )
+            return
+        rt.upstream_done.clear()
         self.occurrences.start_or_overlap(rt, Pending(at, Trigger.AFTER), now)
 
     def _announce(self, event: str, rt: JobRuntime, run: Run) -> None:

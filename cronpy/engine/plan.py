@@ -59,8 +59,7 @@ class Planner:
         st, job = rt.state, rt.job
         if st.paused and st.paused_until is not None:
             times.append(st.paused_until)
-        if st.retry_at is not None:
-            times.append(st.retry_at)
+        times.extend(r.due_at for r in st.retries)
         if rt.pending and not rt.running and rt.pending[0].not_before is not None:
             times.append(rt.pending[0].not_before)
         held = st.paused and st.paused_until is None and rt.holds_while_paused()

@@ -270,10 +270,13 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
             f"Its next fire time, {_at(job, first_out)}, is outside its window, "
             "where it is recorded skipped (window)."
         )
-    retry = None
-    if state is not None and state.retry_at is not None:
-        retry = state.retry_at
-        lines.append(f"A retry (attempt {state.retry_attempt}) is due at {_at(job, retry)}.")
+    retries = state.retries if state is not None else ()
+    retry = min((r.due_at for r in retries), default=None)
+    for pending in retries:
+        lines.append(
+            f"A retry (attempt {pending.attempt}) of the run due"
+            f" {_at(job, pending.scheduled_at)} is due at {_at(job, pending.due_at)}."
+        )
     if nxt is None:
         lines.append("Its schedule has no fire time left, so it will not run on schedule again.")
         return retry, lines

@@ -77,6 +77,16 @@ class Run:
 
 
 @dataclass(frozen=True)
+class RetryDue:
+    """A retry planned for a failed occurrence; kept in the job's state until it is claimed,
+    so it survives a restart."""
+
+    scheduled_at: datetime  # the occurrence being retried
+    attempt: int  # the attempt this retry starts (2 = the first retry)
+    due_at: datetime
+
+
+@dataclass(frozen=True)
 class JobState:
     """What the store remembers of a job, by name, across restarts and reloads."""
 
@@ -89,9 +99,7 @@ class JobState:
     paused_until: datetime | None = None  # None with paused=True: until resumed
     last_run_id: int | None = None
     boot_id: str | None = None  # the boot on which ``@reboot`` last ran
-    retry_at: datetime | None = None  # a pending retry survives a restart
-    retry_attempt: int = 0  # the attempt number that retry_at will start
-    retry_scheduled_at: datetime | None = None  # the occurrence being retried
+    retries: tuple[RetryDue, ...] = ()  # pending retries, one per failed occurrence
     schedule: str = ""  # as written, for ``status``
     timezone: str = ""
     command: str = ""

@@ -219,6 +219,7 @@ class Scheduler:
             runner_id=self.runner_id,
             reason=r.reason,
             missed_count=r.missed_count,
+            attempt=r.attempt,
             cursor=r.cursor,
         )
 

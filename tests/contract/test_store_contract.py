@@ -18,7 +18,7 @@ import pytest
 import cronpy.store
 from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
-from cronpy.model import Claim, ControlKind, Finish, JobState, Spawned, Status, Trigger
+from cronpy.model import Claim, ControlKind, Finish, JobState, RetryDue, Spawned, Status, Trigger
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 HOST = "host-a"
@@ -492,9 +492,7 @@ def test_job_states_upsert_and_read_back(store: Store) -> None:
         cursor=at(3600),
         next_run_at=at(7200),
         boot_id="b00t",
-        retry_at=at(3700),
-        retry_attempt=2,
-        retry_scheduled_at=at(3600),
+        retries=(RetryDue(at(3600), 2, at(3700)), RetryDue(at(3660), 3, at(3720))),
         schedule="0 3 * * *",
         timezone="Europe/Berlin",
         command="restic backup /home",
@@ -518,10 +516,10 @@ def test_job_states_upsert_and_read_back(store: Store) -> None:
     state = store.job_state("backup")
     assert state is not None
     assert state.first_seen == at(0)
-    assert (state.cursor, state.next_run_at, state.retry_at, state.boot_id) == (
+    assert (state.cursor, state.next_run_at, state.retries, state.boot_id) == (
         at(7200),
         None,
-        None,
+        (),
         None,
     )
     assert (state.schedule, state.timezone, state.command, state.present) == (

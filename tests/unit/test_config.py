@@ -472,7 +472,8 @@ def test_missing_and_conflicting_schedule_and_command() -> None:
         "nothing",
         None,
         2,
-        "missing 'schedule': expected a schedule string, or 'at' with one-shot times",
+        "missing 'schedule': expected a schedule string, 'at' with one-shot times,"
+        " or 'after' with the jobs it runs after",
     ) in messages
     assert (
         "nothing",
@@ -481,6 +482,31 @@ def test_missing_and_conflicting_schedule_and_command() -> None:
         "missing 'command': expected a string or an array of strings",
     ) in messages
     assert ("both", "at", 7, "set either 'schedule' or 'at', not both") in messages
+
+
+def test_a_job_with_after_and_no_schedule_runs_only_after_its_upstream() -> None:
+    jobs = parse(
+        """
+        [jobs.a]
+        schedule = "@daily"
+        command = "true"
+        [jobs.c]
+        command = "true"
+        after = ["a"]
+        """
+    )
+    c = jobs.jobs["c"]
+    assert c.after == ("a",)
+    assert c.schedule.text == "after a"
+    assert c.schedule.next_after(datetime(2026, 1, 1, tzinfo=UTC)) is None
+    empty = problems(
+        """
+        [jobs.c]
+        command = "true"
+        after = []
+        """
+    )
+    assert [p.message for p in empty if p.job == "c"][0].startswith("missing 'schedule'")
     assert len(found) == 3
 
 

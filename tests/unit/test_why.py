@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from cronpy.engine.why import lookup_from, why
-from cronpy.model import Job, JobState, Run, Status, Trigger, Window
+from cronpy.model import Job, JobState, RetryDue, Run, Status, Trigger, Window
 from cronpy.schedule import parse_schedule
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -123,7 +123,7 @@ def test_disabled_removed_and_max_runs_reached_do_not_run() -> None:
 
 
 def test_a_pending_retry_comes_before_the_next_occurrence() -> None:
-    answer = why(job(), state(retry_at=at(6, 10, 30), retry_attempt=2), [], None, NOW)
+    answer = why(job(), state(retries=(RetryDue(at(6, 10), 2, at(6, 10, 30)),)), [], None, NOW)
     assert answer.next_run_at == at(6, 10, 30)
     assert any("retry (attempt 2)" in s for s in answer.explanation)
 

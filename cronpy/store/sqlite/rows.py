@@ -4,11 +4,21 @@ cheaply."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cronpy.model import Control, ControlKind, JobState, Run, RunnerInfo, Status, Trigger
+from cronpy.model import (
+    Control,
+    ControlKind,
+    JobState,
+    RetryDue,
+    Run,
+    RunnerInfo,
+    Status,
+    Trigger,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -19,7 +29,7 @@ RUN_COLUMNS = (
 )
 JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
-    " boot_id, retry_at, retry_attempt, retry_scheduled_at, schedule, timezone, command, present"
+    " boot_id, retries, schedule, timezone, command, present"
 )
 RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, stopped_at, note"
 CONTROL_COLUMNS = "id, kind, requested_at, job, run_id, taken_at, result"
@@ -42,6 +52,17 @@ def from_us(us: int) -> datetime:
 
 def from_us_or_none(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
+
+
+def retries_to_text(retries: Sequence[RetryDue]) -> str:
+    """Pending retries as a JSON list of [scheduled_at, attempt, due_at] (microseconds)."""
+    return json.dumps([[to_us(r.scheduled_at), r.attempt, to_us(r.due_at)] for r in retries])
+
+
+def retries_from_text(text: str | None) -> tuple[RetryDue, ...]:
+    if not text:
+        return ()
+    return tuple(RetryDue(from_us(s), int(a), from_us(d)) for s, a, d in json.loads(text))
 
 
 def run_from_row(row: Sequence[Any]) -> Run:
@@ -78,13 +99,11 @@ def job_from_row(row: Sequence[Any]) -> JobState:
         paused_until=from_us_or_none(row[6]),
         last_run_id=row[7],
         boot_id=row[8],
-        retry_at=from_us_or_none(row[9]),
-        retry_attempt=row[10],
-        retry_scheduled_at=from_us_or_none(row[11]),
-        schedule=row[12],
-        timezone=row[13],
-        command=row[14],
-        present=bool(row[15]),
+        retries=retries_from_text(row[9]),
+        schedule=row[10],
+        timezone=row[11],
+        command=row[12],
+        present=bool(row[13]),
     )
 
 
@@ -100,9 +119,7 @@ def job_to_row(state: JobState) -> tuple[Any, ...]:
         to_us_or_none(state.paused_until),
         state.last_run_id,
         state.boot_id,
-        to_us_or_none(state.retry_at),
-        state.retry_attempt,
-        to_us_or_none(state.retry_scheduled_at),
+        retries_to_text(state.retries),
         state.schedule,
         state.timezone,
         state.command,

@@ -117,7 +117,17 @@ def _v1_initial(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial]
+def _v2_retry_chains(db: sqlite3.Connection) -> None:
+    """Each failed occurrence keeps its own retry: a list replaces the one retry slot, which a
+    second failure overwrote."""
+    db.execute("ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'")
+    db.execute(
+        "UPDATE jobs SET retries = json_array(json_array(retry_scheduled_at, retry_attempt,"
+        " retry_at)) WHERE retry_at IS NOT NULL AND retry_scheduled_at IS NOT NULL"
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial, _v2_retry_chains]
 
 
 def schema_version(db: sqlite3.Connection, path: Path) -> int:

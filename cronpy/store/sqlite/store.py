@@ -131,13 +131,11 @@ class SqliteStore(Store):
         with self.atomic() as db:
             db.executemany(
                 f"INSERT INTO jobs ({JOB_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET"
                 # the cursor only moves forward: a claim may have advanced it already
                 f" {ADVANCE_CURSOR}, next_run_at = excluded.next_run_at,"
-                " boot_id = excluded.boot_id, retry_at = excluded.retry_at,"
-                " retry_attempt = excluded.retry_attempt,"
-                " retry_scheduled_at = excluded.retry_scheduled_at,"
+                " boot_id = excluded.boot_id, retries = excluded.retries,"
                 " schedule = excluded.schedule, timezone = excluded.timezone,"
                 " command = excluded.command, present = excluded.present",
                 rows,
