@@ -482,6 +482,7 @@ def test_missing_and_conflicting_schedule_and_command() -> None:
         "missing 'command': expected a string or an array of strings",
     ) in messages
     assert ("both", "at", 7, "set either 'schedule' or 'at', not both") in messages
+    assert len(found) == 3
 
 
 def test_a_job_with_after_and_no_schedule_runs_only_after_its_upstream() -> None:
@@ -506,8 +507,7 @@ def test_a_job_with_after_and_no_schedule_runs_only_after_its_upstream() -> None
         after = []
         """
     )
-    assert [p.message for p in empty if p.job == "c"][0].startswith("missing 'schedule'")
-    assert len(found) == 3
+    assert next(p.message for p in empty if p.job == "c").startswith("missing 'schedule'")
 
 
 def test_schedule_errors_are_located() -> None:
