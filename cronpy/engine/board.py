@@ -28,6 +28,16 @@ class Board:
         self.stopping = False
         self.live_since: datetime | None = None  # since when this runner has been up and awake
         self.gap_reason = "runner was down"
+        # claims the store refused: no occurrence is decided until one is written again
+        self.refused_since: datetime | None = None
+        self.refused_retry_at: datetime | None = None
+
+    def gap(self, until: datetime, reason: str) -> None:
+        """Nothing could run before ``until``: occurrences not handled by then get the missed
+        policy, recorded with ``reason``."""
+        self.live_since = max(self.live_since or until, until)
+        self.gap_reason = reason
+        self.touched.update(self.jobs)
 
     def emit(self, action: Action) -> None:
         self.outbox.append(action)

@@ -28,6 +28,7 @@ from cronpy.engine.occurrences import Occurrences
 from cronpy.engine.outcomes import Outcomes
 from cronpy.engine.plan import Planner, durable
 from cronpy.model import Control, ControlKind, JobFile, JobState, Outcome, Run, Trigger
+from cronpy.model.durations import format_duration
 
 
 class Engine:
@@ -137,7 +138,17 @@ class Engine:
 
     def next_wakeup(self) -> datetime | None:
         """The earliest instant at which ``tick`` has work (None: only an event can wake us)."""
-        return None if self.board.stopping else self.planner.next_wakeup()
+        if self.board.stopping:
+            return None
+        if self.board.refused_since is not None:
+            return self.board.refused_retry_at  # due occurrences wait for the store
+        return self.planner.next_wakeup()
+
+    def stalled(self, now: datetime, seconds: float) -> None:
+        """The runner was not running for ``seconds`` (stopped, or starved by the system)
+        while it should have been awake: what fell due then was missed, not merely late."""
+        self.board.log("stalled", seconds=round(seconds, 3))
+        self.board.gap(now, f"runner stalled for {format_duration(seconds)}")
 
     def touch(self, names: Iterable[str] | None = None) -> None:
         """Have the next tick look at these jobs (all by default)."""
@@ -162,6 +173,11 @@ class Engine:
         rt = self._inflight[start]
         rt.starting -= 1
         self.board.touched.add(rt.name)
+        refused = self.board.refused_since
+        if refused is not None:  # the store takes claims again: what fell due meanwhile
+            self.board.refused_since = None  # gets the missed policy, saying why
+            took = format_duration((now - refused).total_seconds())
+            self.board.gap(now, f"the state database refused writes for {took}")
         if start.trigger is Trigger.RETRY:
             self.board.drop_retry(rt, start.scheduled_at)  # its claim now carries it
         if start.control_id is not None:
@@ -206,9 +222,13 @@ class Engine:
             lateness=round((started_at - start.scheduled_at).total_seconds(), 3),
         )
 
-    def claims_refused(self, starts: Sequence[Start], retry_at: datetime) -> None:
+    def claims_refused(self, starts: Sequence[Start], retry_at: datetime, now: datetime) -> None:
         """The store refused the claims: no claim, no start. They wait and start late (their
-        lateness recorded) once it takes writes again; that is what keeps "exactly once"."""
+        lateness recorded) once it takes writes again; that is what keeps "exactly once".
+        Meanwhile no other occurrence is decided (see ``claimed``)."""
+        if self.board.refused_since is None:
+            self.board.refused_since = now
+        self.board.refused_retry_at = retry_at
         for start in reversed(starts):
             rt = self._inflight.pop(start)
             rt.starting -= 1

@@ -62,7 +62,7 @@ class Occurrences:
 
     def _occurrences(self, rt: JobRuntime, now: datetime) -> None:
         job = rt.job
-        if not job.enabled or rt.exhausted():
+        if not job.enabled or rt.exhausted() or self.board.refused_since is not None:
             return
         if rt.paused(now) and rt.holds_while_paused():
             return

@@ -152,6 +152,11 @@ class Scheduler:
     def touch(self, names: Iterable[str] | None = None) -> None:
         self.engine.touch(names)
 
+    def stalled(self, seconds: float) -> None:
+        """The loop woke ``seconds`` later than it asked to (the process was stopped or
+        starved): let the engine apply the missed policy to what fell due meanwhile."""
+        self.engine.stalled(self.clock.now(), seconds)
+
     def next_wakeup(self) -> datetime | None:
         planned = self.engine.next_wakeup()
         retry_at = self.backlog.retry_at
@@ -266,7 +271,8 @@ class Scheduler:
         except StateError as exc:
             if not self.backlog:
                 self.backlog.failed("claim", exc)
-            self.engine.claims_refused(starts, self.backlog.retry_at or now + RETRY_EVERY)
+            retry_at = self.backlog.retry_at or now + RETRY_EVERY
+            self.engine.claims_refused(starts, retry_at, now)
             return
         faults.point("after-claim")
         for start, run_id in zip(starts, run_ids, strict=True):
