@@ -324,7 +324,7 @@ class Core:
         if self.boot_id is None:
             return
         for rt in self.jobs.values():
-            if not getattr(rt.job.schedule, "is_reboot", False) or not rt.job.enabled:
+            if not rt.job.schedule.is_reboot or not rt.job.enabled:
                 continue
             if rt.state.boot_id == self.boot_id:
                 continue
