@@ -18,7 +18,7 @@ from functools import lru_cache
 from itertools import islice
 
 from cronpy.interfaces import COUNT_CAP
-from cronpy.schedule.parse import CronFields, Days
+from cronpy.schedule.parse import CronFields, Days, month_kind
 from cronpy.schedule.zones import (
     DAY,
     EPOCH_ORDINAL,
@@ -32,23 +32,13 @@ from cronpy.schedule.zones import (
 )
 
 # --- which days of a month match ---------------------------------------------------------
-# A month's matching days depend on the month itself (is it in the month field), its length
-# and the weekday of its 1st: 12 * 28 kinds of month, whose days each schedule tabulates once.
 
 
 @lru_cache(maxsize=32_768)  # 2,730 years of months: enough that a long search stays hot
-def _month_key(year: int, month: int) -> int:
-    """The kind of month ``year-month`` is: an index into ``_days_table``."""
+def _kind_of(year: int, month: int) -> int:
+    """What kind of month ``year-month`` is: an index into ``Days.by_month_kind()``."""
     first_weekday, length = monthrange(year, month)  # Monday = 0
-    return ((length - 28) * 7 + (first_weekday + 1) % 7) * 12 + month - 1
-
-
-@lru_cache(maxsize=1024)  # shared: most jobs have the same day fields ("* *")
-def _days_table(days: Days, months: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
-    shapes = [days.matching(28 + shape // 7, shape % 7) for shape in range(28)]
-    return tuple(
-        shapes[shape] if month + 1 in months else () for shape in range(28) for month in range(12)
-    )
+    return month_kind(length, (first_weekday + 1) % 7)
 
 
 def _date_of(day_index: int) -> tuple[int, int, int]:
@@ -62,6 +52,8 @@ def _date_of(day_index: int) -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class CronSchedule:
+    """A cron expression in a zone; build one with ``parse_schedule``."""
+
     text: str
     tz: tzinfo
     fixed_time: bool
@@ -71,12 +63,12 @@ class CronSchedule:
     months: tuple[int, ...]
     days: Days
     is_reboot: bool = False
-    # The matching days of each kind of month (see _month_key): derived from days and months
-    # at construction, so the hot path is one cached lookup and one index.
-    _month_days: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
+    # The matching days of each kind of month (see _kind_of), taken from ``days`` at
+    # construction: the hot path is one cached lookup and one index.
+    _by_kind: tuple[tuple[int, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_month_days", _days_table(self.days, self.months))
+        object.__setattr__(self, "_by_kind", self.days.by_month_kind())
 
     @classmethod
     def of(cls, text: str, tz: tzinfo, fields: CronFields) -> CronSchedule:
@@ -204,14 +196,14 @@ class CronSchedule:
     # -- matching wall times (wall seconds, as if UTC) --------------------------------------
 
     def _days_of(self, year: int, month: int) -> tuple[int, ...]:
-        return self._month_days[_month_key(year, month)]
+        return self._by_kind[_kind_of(year, month)] if month in self.months else ()
 
     def _next_wall(self, low: int) -> int | None:
         """The first matching wall time at or after ``low``."""
         days_since_epoch, time_of_day = divmod(low, DAY)
         today = date.fromordinal(EPOCH_ORDINAL + days_since_epoch)
         year, month, day = today.year, today.month, today.day
-        months, month_days = self.months, self._month_days
+        months, by_kind = self.months, self._by_kind
         while year <= LAST_YEAR:
             if month not in months:
                 index = bisect_right(months, month)
@@ -220,7 +212,7 @@ class CronSchedule:
                 else:
                     month = months[index]
                 day, time_of_day = 1, 0
-            candidates = month_days[_month_key(year, month)]  # self._days_of, inlined: hot
+            candidates = by_kind[_kind_of(year, month)]  # _days_of, inlined: month is in months
             index = bisect_left(candidates, day)
             if index < len(candidates):
                 if candidates[index] != day:
