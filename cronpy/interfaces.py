@@ -41,7 +41,18 @@ class Clock(Protocol):
         ...
 
 
+COUNT_CAP = 100_000
+"""``Schedule.count_between`` stops counting here: past it, the exact number no longer matters."""
+
+
 class Schedule(Protocol):
+    """When a job fires: a pure function of time (``cronpy.schedule`` has the kinds).
+
+    Every question takes aware datetimes and answers in UTC. ``anchor`` is when the job first
+    appeared: ``every`` schedules count their cadence from it (the others ignore it); without
+    one, a query counts from the earliest instant it was given.
+    """
+
     @property
     def text(self) -> str:
         """The schedule as written."""
@@ -53,10 +64,36 @@ class Schedule(Protocol):
         ...
 
     @property
-    def is_reboot(self) -> bool: ...
+    def is_reboot(self) -> bool:
+        """``@reboot``: started once per boot by the runner, never on the clock."""
+        ...
 
     def next_after(self, after: datetime, *, anchor: datetime | None = None) -> datetime | None:
         """First fire instant strictly after ``after`` (aware), in UTC; None if it never will."""
+        ...
+
+    def next_times(
+        self, after: datetime, n: int, *, anchor: datetime | None = None
+    ) -> list[datetime]:
+        """The next ``n`` fire instants strictly after ``after`` (fewer if it stops firing)."""
+        ...
+
+    def fires_at(self, instant: datetime, *, anchor: datetime | None = None) -> bool:
+        """Whether ``instant`` is one of the fire times (an ``every`` needs its anchor)."""
+        ...
+
+    def count_between(
+        self, start: datetime, end: datetime, *, anchor: datetime | None = None, limit: int
+    ) -> tuple[list[datetime], int]:
+        """Up to ``limit`` fire instants in (start, end], and how many there are (at most
+        COUNT_CAP)."""
+        ...
+
+    def previous_fire(
+        self, before: datetime, *, not_before: datetime, anchor: datetime | None = None
+    ) -> datetime | None:
+        """The latest fire instant in [not_before, before], or None. Without ``anchor`` an
+        ``every`` counts its cadence from ``not_before``."""
         ...
 
 

@@ -35,7 +35,7 @@ from cronpy.errors import ScheduleError, did_you_mean
 from cronpy.interfaces import Schedule
 from cronpy.model import Job, Keep, Notify, Retry, RunnerSettings, Window
 from cronpy.schedule import parse_at, parse_schedule
-from cronpy.schedule.after import AfterOnlySchedule
+from cronpy.schedule.kinds import AfterOnlySchedule
 
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cronpy import schedule as sched
 from cronpy.model import Job, Missed
 
 REPLAY_LIMIT = 100
@@ -55,10 +54,10 @@ def missed_range(
     job: Job, *, first_seen: datetime, start: datetime, end: datetime, reason: str
 ) -> MissedRecord | None:
     """One record for every occurrence in (start, end], filed under the latest; None if none."""
-    _, total = sched.count_between(job.schedule, start, end, anchor=first_seen, limit=0)
+    _, total = job.schedule.count_between(start, end, anchor=first_seen, limit=0)
     if not total:
         return None
-    latest = sched.previous_fire(job.schedule, end, not_before=start + _TINY, anchor=first_seen)
+    latest = job.schedule.previous_fire(end, not_before=start + _TINY, anchor=first_seen)
     return MissedRecord(latest or end, total, reason, end)
 
 
@@ -82,20 +81,20 @@ def plan(
     if eligible_from > start:
         add_range(start, eligible_from, reason + ", past missed_deadline")
     if job.missed is Missed.CATCH_UP_ONCE:
-        latest = sched.previous_fire(
-            job.schedule, end, not_before=eligible_from + _TINY, anchor=first_seen
+        latest = job.schedule.previous_fire(
+            end, not_before=eligible_from + _TINY, anchor=first_seen
         )
         if latest is None:
             return MissedPlan(tuple(records), (), end)
-        first, total = sched.count_between(
-            job.schedule, eligible_from, latest - _TINY, anchor=first_seen, limit=1
+        first, total = job.schedule.count_between(
+            eligible_from, latest - _TINY, anchor=first_seen, limit=1
         )
         if total:  # the others, coalesced into the one catch-up run
             records.append(MissedRecord(first[0], total, f"{reason}; caught up once", None))
         start_at = CatchUp(latest, now + jitter_offset(job, latest))
         return MissedPlan(tuple(records), (start_at,), latest)
-    occurrences, total = sched.count_between(
-        job.schedule, eligible_from, end, anchor=first_seen, limit=REPLAY_LIMIT
+    occurrences, total = job.schedule.count_between(
+        eligible_from, end, anchor=first_seen, limit=REPLAY_LIMIT
     )
     starts = tuple(CatchUp(o, now + jitter_offset(job, o)) for o in occurrences)
     if total > len(occurrences):

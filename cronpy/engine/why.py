@@ -14,7 +14,6 @@ from typing import Any
 from cronpy.model import Job, JobState, Run, SkipReason, Status
 from cronpy.model.durations import format_duration
 from cronpy.model.run import iso
-from cronpy.schedule import count_between, fires_at, previous_fire
 
 LOOK_BACK = timedelta(days=366)
 """How far back to look for a previous fire time: a schedule rarer than yearly is an ``at``."""
@@ -57,9 +56,9 @@ def lookup_from(job: Job, state: JobState | None, at: datetime | None, now: date
     anchor = state.first_seen if state is not None else None
     if at is None:
         at = now
-    elif fires_at(job.schedule, at, anchor=anchor):
+    elif job.schedule.fires_at(at, anchor=anchor):
         return at - timedelta(seconds=1)
-    before = previous_fire(job.schedule, at, not_before=at - LOOK_BACK, anchor=anchor)
+    before = job.schedule.previous_fire(at, not_before=at - LOOK_BACK, anchor=anchor)
     return (before or at) - timedelta(seconds=1)
 
 
@@ -79,16 +78,16 @@ def why(
     fire_time = True
     if at is None:
         not_before = anchor if anchor is not None else now - LOOK_BACK
-        occurrence = previous_fire(schedule, now, not_before=not_before, anchor=anchor)
+        occurrence = schedule.previous_fire(now, not_before=not_before, anchor=anchor)
         if occurrence is None:
             since = f" since it first appeared ({_at(job, anchor)})" if anchor else ""
             lines.append(f"{job.name} has not been due yet{since}.")
-    elif fires_at(schedule, at, anchor=anchor):
+    elif schedule.fires_at(at, anchor=anchor):
         occurrence = at
     else:
         fire_time = False
         occurrence = None
-        before = previous_fire(schedule, at, not_before=at - LOOK_BACK, anchor=anchor)
+        before = schedule.previous_fire(at, not_before=at - LOOK_BACK, anchor=anchor)
         after = schedule.next_after(at, anchor=anchor)
         lines.append(
             f"{_at(job, at)} is not a fire time of {schedule.text!r} ({job.timezone.key})."
@@ -190,7 +189,7 @@ def _covering(
     for run in candidates:
         assert run.scheduled_at is not None and run.missed_count is not None
         low, high = sorted((run.scheduled_at, occurrence))
-        _, between = count_between(job.schedule, low - _TINY, high, anchor=anchor, limit=0)
+        _, between = job.schedule.count_between(low - _TINY, high, anchor=anchor, limit=0)
         if between <= run.missed_count:
             return run
     return None

@@ -80,7 +80,7 @@ def field(low: int, high: int, names: list[str] | None = None) -> st.SearchStrat
             lambda t: (
                 f"{min(t[:2])}-{max(t[0], t[1]) + (t[0] == t[1])}/{t[2]}"
                 if max(t[:2]) < high
-                else f"{min(t[:2])}-{high}/{t[2]}"
+                else f"{min(t[:2]) - (t[0] == t[1])}-{high}/{t[2]}"  # never "7-7/1" either
             )
         ),
         st.integers(2, count // 2).map(lambda n: f"*/{n}"),

@@ -50,7 +50,7 @@ def next_fire_times(
     """Fire times strictly after ``after`` (default ``now``); ``every`` schedules count their
     cadence from ``after``, as if the job first appeared then."""
     from cronpy.config import system_timezone
-    from cronpy.schedule import next_times, parse_schedule
+    from cronpy.schedule import parse_schedule
 
     if count < 1:
         raise UsageError(f"invalid -n {count}: expected how many times to show, 1 or more")
@@ -59,7 +59,7 @@ def next_fire_times(
         now.astimezone(UTC) if after is None else parse_instant(after, tz=zone, option="--after")
     )
     parsed = parse_schedule(schedule, tz=zone, job_name=job)
-    times = next_times(parsed, start, count, anchor=start)
+    times = parsed.next_times(start, count, anchor=start)
     return NextResult(
         schedule=schedule,
         timezone=zone.key,
