@@ -42,6 +42,7 @@ from cronpy.runtime.walltimer import make_wall_timer
 from cronpy.store import open_store
 
 _MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
+STALL_AFTER = 2.0  # seconds late out of select that count as a stall, not scheduling jitter
 
 
 class Runner:
@@ -87,6 +88,7 @@ class Runner:
         if self.wall_timer is not None:
             self.selector.register(self.wall_timer, selectors.EVENT_READ, self._on_wall_timer)
         self.stop_requested = False
+        self._awake_within: float | None = None
         self.reload_requested = False
         self.shutdown_grace = job_file.settings.shutdown_grace
 
@@ -219,8 +221,10 @@ class Runner:
                 self.store.maintain()
                 next_maintenance = mono + 60.0
             self.log.flush()
+            slept_from = self.clock.monotonic()
             for key, mask in self.selector.select(timeout):
                 key.data(mask)
+            self._check_stall(self.clock.monotonic() - slept_from)
         self.scheduler.tick()
         log_hook_outcomes(self.launcher.drain_hooks(), self.log)
         self.store.unregister_runner(self.runner_id, self.clock.now())
@@ -233,19 +237,30 @@ class Runner:
     ) -> float | None:
         deadlines: list[float] = []
         wake_at = self.scheduler.next_wakeup()
+        due_in = None if wake_at is None else (wake_at - self.clock.now()).total_seconds()
         if self.wall_timer is not None:
             self.wall_timer.arm(wake_at)
-        elif wake_at is not None:
-            deadlines.append(mono + (wake_at - self.clock.now()).total_seconds())
+        elif due_in is not None:
+            deadlines.append(mono + due_in)
         if (d := self.launcher.next_deadline()) is not None:
             deadlines.append(d)
         if shutdown_deadline is not None and not forced:
             deadlines.append(shutdown_deadline)
         if watchdog is not None:
             deadlines.append(watchdog)
+        # when the loop must be awake again at the latest: waking much later means it stalled
+        expected = [d - mono for d in deadlines] + ([due_in] if due_in is not None else [])
+        self._awake_within = max(0.0, min(expected)) if expected else None
         if not deadlines:
             return None
         return max(0.0, min(deadlines) - mono)
+
+    def _check_stall(self, slept: float) -> None:
+        """A SIGSTOP, or a machine starving us, shows as a sleep far longer than asked for
+        (monotonic time runs on while stopped; it does not across a suspend, which the engine
+        detects on its own)."""
+        if self._awake_within is not None and slept - self._awake_within > STALL_AFTER:
+            self.scheduler.stalled(slept - self._awake_within)
 
     def close(self) -> None:
         self.store.close()

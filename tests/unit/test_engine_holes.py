@@ -111,3 +111,45 @@ enabled = false
     assert h.runs("d")[-1].trigger is Trigger.MANUAL
     result = h.store.get_control(control).result  # type: ignore[union-attr]
     assert result is not None and "disabled" in result
+
+
+EVERY_MINUTE = """
+[jobs.tick]
+schedule = "every 1m"
+command = "true"
+timezone = "UTC"
+"""
+
+
+def test_occurrences_due_while_the_store_refuses_claims_are_missed_saying_why(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, EVERY_MINUTE, utc("2026-05-01T00:00:00Z"))
+    h.run_until(utc("2026-05-01T00:00:30Z"))
+    h.store.broken = True  # a full disk, or a database locked by another process
+    h.run_until(utc("2026-05-01T00:05:10Z"))
+    assert h.launcher.started == []
+    h.store.broken = False
+    h.run_until(utc("2026-05-01T00:05:40Z"))
+    runs = h.runs("tick")
+    # the first refused claim starts late; the rest were not "skipped (overlap)": missed
+    assert [str(r.status) for r in runs] == ["succeeded", "missed"]
+    assert runs[0].scheduled_at == utc("2026-05-01T00:01:00Z") and runs[0].lateness >= 250  # type: ignore[operator]
+    assert runs[1].missed_count == 4
+    assert "the state database refused writes for" in (runs[1].reason or "")
+    h.run_until(utc("2026-05-01T00:06:30Z"))
+    assert h.runs("tick")[-1].scheduled_at == utc("2026-05-01T00:06:00Z")  # back on time
+
+
+def test_a_stalled_runner_records_what_fell_due_as_missed_not_overlap(tmp_path: Path) -> None:
+    h = Harness(tmp_path, EVERY_MINUTE, utc("2026-05-01T00:00:00Z"))
+    h.run_until(utc("2026-05-01T00:00:30Z"))
+    h.clock.advance(300)  # SIGSTOP: time passes, the loop does not run
+    h.core.stalled(300 - 30)
+    h.core.tick()
+    runs = h.runs("tick")
+    assert [str(r.status) for r in runs] == ["missed"]
+    assert runs[0].missed_count == 5 and "runner stalled for" in (runs[0].reason or "")
+    assert not any(r.status is Status.SKIPPED for r in runs)
+    h.run_until(utc("2026-05-01T00:06:30Z"))
+    assert h.runs("tick")[-1].status is Status.SUCCEEDED
