@@ -13,11 +13,17 @@ from cronpy.interfaces import COUNT_CAP
 from cronpy.schedule.zones import MICROSECOND, as_utc
 
 
+def _whole_second(when: datetime) -> datetime:
+    return when.replace(microsecond=0)
+
+
 @dataclass(frozen=True)
 class IntervalSchedule:
     """``every 15m``: fires at anchor + k * every (k >= 1), in elapsed time; DST is irrelevant.
 
     Without an anchor each question counts the cadence from the earliest instant it is given.
+    The anchor is taken to its whole second, so fire times fall on whole seconds (a job first
+    seen at 04:50:00.359 fires at 04:55:00, not 04:55:00.359).
     """
 
     text: str
@@ -26,13 +32,13 @@ class IntervalSchedule:
     is_reboot: bool = False
 
     def next_after(self, after: datetime, *, anchor: datetime | None = None) -> datetime | None:
-        base = as_utc(after if anchor is None else anchor)
+        base = _whole_second(as_utc(after if anchor is None else anchor))
         return base + self._first_after(as_utc(after), base) * self.every
 
     def next_times(
         self, after: datetime, n: int, *, anchor: datetime | None = None
     ) -> list[datetime]:
-        base = as_utc(after if anchor is None else anchor)
+        base = _whole_second(as_utc(after if anchor is None else anchor))
         first = self._first_after(as_utc(after), base)
         return [base + k * self.every for k in range(first, first + n)]
 
@@ -42,7 +48,7 @@ class IntervalSchedule:
     def count_between(
         self, start: datetime, end: datetime, *, anchor: datetime | None = None, limit: int
     ) -> tuple[list[datetime], int]:
-        base = as_utc(start if anchor is None else anchor)
+        base = _whole_second(as_utc(start if anchor is None else anchor))
         first = self._first_after(as_utc(start), base)
         last = (as_utc(end) - base) // self.every
         total = max(0, last - first + 1)
@@ -52,7 +58,7 @@ class IntervalSchedule:
     def previous_fire(
         self, before: datetime, *, not_before: datetime, anchor: datetime | None = None
     ) -> datetime | None:
-        base = as_utc(not_before if anchor is None else anchor)
+        base = _whole_second(as_utc(not_before if anchor is None else anchor))
         k = (as_utc(before) - base) // self.every
         found = base + k * self.every
         return found if k >= 1 and found >= not_before else None

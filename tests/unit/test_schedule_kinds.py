@@ -246,3 +246,15 @@ def test_croniter_is_not_imported_at_run_time() -> None:
         "assert 'croniter' not in sys.modules, 'croniter was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_falls_on_whole_seconds_whatever_the_anchor() -> None:
+    every = parse_schedule("every 5m", tz=ZoneInfo("UTC"))
+    anchor = datetime(2026, 11, 30, 4, 50, 0, 359_000, tzinfo=UTC)  # first seen mid-second
+    fire = datetime(2026, 11, 30, 4, 55, tzinfo=UTC)
+    assert every.next_after(anchor, anchor=anchor) == fire
+    assert every.fires_at(fire, anchor=anchor)
+    assert every.next_times(anchor, 2) == [fire, fire + timedelta(minutes=5)]
+    assert every.previous_fire(fire, not_before=anchor, anchor=anchor) == fire
+    times, count = every.count_between(anchor, fire, anchor=anchor, limit=5)
+    assert (times, count) == ([fire], 1)
