@@ -123,7 +123,10 @@ def _nearest(job: Job, before: datetime | None, after: datetime | None) -> str:
         parts.append(f"the one before is {_at(job, before)}")
     if after is not None:
         parts.append(f"the next is {_at(job, after)}")
-    return (" " + "; ".join(parts) + ".") if parts else " It has no fire time near it."
+    if not parts:
+        return " It has no fire time near it."
+    sentence = "; ".join(parts)
+    return " " + sentence[0].upper() + sentence[1:] + "."
 
 
 def _occurrence(
@@ -243,13 +246,19 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
     if state is not None and not state.present:
         return None, ["It is no longer in the runner's job file, so it will not run."]
     if not job.enabled:
-        return None, ["It is disabled (enabled = false), so it will not run."]
+        return None, [
+            "It is disabled (enabled = false): it does not run on schedule, after other jobs,"
+            " to catch up or to retry; only `cronpy trigger` starts it."
+        ]
     if job.max_runs is not None and state is not None and state.run_count >= job.max_runs:
         return None, [
             f"It has run {state.run_count} times, its max_runs, so it will not run again."
         ]
     if job.schedule.is_reboot:
         return None, ["It runs once per boot of the machine (@reboot), not on the clock."]
+    if job.after and job.schedule.next_after(now) is None:
+        upstream = " and ".join(repr(name) for name in job.after)
+        return None, [f"It has no schedule of its own: it runs once {upstream} succeeded."]
     lines: list[str] = []
     anchor = state.first_seen if state is not None else None
     start = now

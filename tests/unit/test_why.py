@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from cronpy.engine.why import lookup_from, why
 from cronpy.model import Job, JobState, RetryDue, Run, Status, Trigger, Window
 from cronpy.schedule import parse_schedule
+from cronpy.schedule.kinds import AfterOnlySchedule
 
 UTC_ZONE = ZoneInfo("UTC")
 FIRST_SEEN = datetime(2026, 3, 1, tzinfo=UTC)
@@ -163,3 +164,26 @@ def test_to_json_carries_the_explanation_and_records() -> None:
     assert data["occurrence"] == "2026-03-06T03:00:00+00:00"
     assert data["records"][0]["id"] == 7 and data["next_run_at"] == "2026-03-07T03:00:00+00:00"
     assert data["explanation"] and all(isinstance(s, str) for s in data["explanation"])
+
+
+def test_sentences_start_with_a_capital_and_a_disabled_job_says_so() -> None:
+    off_time = why(job(), state(), [], at(6, 3, 30), NOW)
+    sentences = [s for line in off_time.explanation for s in line.split(". ")]
+    assert not any(s[0].islower() for s in sentences), off_time.explanation
+    disabled = why(job(enabled=False), state(), [], None, NOW)
+    assert disabled.next_run_at is None
+    assert any("disabled" in line and "trigger" in line for line in disabled.explanation)
+    assert not any("runs next" in line for line in disabled.explanation)
+
+
+def test_an_after_only_job_says_what_it_waits_for() -> None:
+    after_only = Job(
+        name="report",
+        schedule=AfterOnlySchedule(("backup", "dump")),
+        command="true",
+        timezone=UTC_ZONE,
+        after=("backup", "dump"),
+    )
+    answer = why(after_only, state(name="report"), [], None, NOW)
+    assert answer.next_run_at is None
+    assert any("'backup' and 'dump' succeeded" in line for line in answer.explanation)
