@@ -295,6 +295,9 @@ SCALARS: dict[str, Convert] = {
     "on_dead": _string,
     "on_recovery": _string,
     "on_success": _string,
+    "on_late": _string,
+    "late_after": _duration(positive=True),
+    "max_duration": _duration(positive=True),
     # A floor: a hook stopped in under a second could hardly have done its work.
     "hook_timeout": _duration(positive=True, at_least="1s"),
 }

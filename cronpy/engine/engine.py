@@ -211,6 +211,8 @@ class Engine:
             return
         rt.running[run_id] = active
         self.board.by_run[run_id] = rt.name
+        if rt.job.max_duration is not None:
+            rt.long_due[run_id] = started_at + timedelta(seconds=rt.job.max_duration)
         self.board.emit(AnnounceStart(rt.job, run_id))
         self.board.log(
             "start",
@@ -267,6 +269,7 @@ class Engine:
         if rt is None or name is None:
             return
         active = rt.running.pop(outcome.run_id, None)
+        rt.long_due.pop(outcome.run_id, None)
         if active is None:
             return
         board.touched.add(name)

@@ -14,6 +14,7 @@ from cronpy.engine import missed
 from cronpy.engine.actions import ExpirePause, Stop
 from cronpy.engine.board import Board
 from cronpy.engine.jobs import JobRuntime, Pending
+from cronpy.engine.late import Lateness
 from cronpy.engine.missed import jitter_offset
 from cronpy.model import Overlap, SkipReason, Status, Trigger
 
@@ -29,6 +30,7 @@ def next_occurrence(rt: JobRuntime, after: datetime) -> datetime | None:
 class Occurrences:
     def __init__(self, board: Board) -> None:
         self.board = board
+        self.lateness = Lateness(board)
 
     def service(self, rt: JobRuntime, now: datetime) -> None:
         """Everything due for this job at ``now``: an expired pause, a retry, its occurrences,
@@ -39,6 +41,7 @@ class Occurrences:
             self.board.update(rt, paused=False, paused_until=None)
             self.resumed(rt, now)
         self._due_retries(rt, now)
+        self.lateness.check(rt, now)
         self._occurrences(rt, now)
         self.release_pending(rt, now)
 
@@ -147,6 +150,8 @@ class Occurrences:
         if job.window is not None and not job.window.allows(occurrence.astimezone(job.timezone)):
             self.board.record(rt, Status.SKIPPED, occurrence, now, SkipReason.WINDOW)
             return
+        if job.late_after is not None:
+            rt.late_due[occurrence] = occurrence + timedelta(seconds=job.late_after)
         self.start_or_overlap(rt, Pending(occurrence, Trigger.SCHEDULE), now)
 
     def start_or_overlap(self, rt: JobRuntime, start: Pending, now: datetime) -> bool:

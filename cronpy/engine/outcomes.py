@@ -71,6 +71,7 @@ class Outcomes:
         """What follows an ended (or lost) run: notifications, a retry, dependants."""
         job = rt.job
         if run.status is Status.SUCCEEDED:
+            self.occurrences.lateness.succeeded(rt, run)
             self._announce("on_success", rt, run)
             if rt.failed_last:
                 self._announce("on_recovery", rt, run)

@@ -60,6 +60,8 @@ class Planner:
         if st.paused and st.paused_until is not None:
             times.append(st.paused_until)
         times.extend(r.due_at for r in st.retries)
+        times.extend(rt.late_due.values())
+        times.extend(rt.long_due.values())
         if rt.pending and not rt.running and rt.pending[0].not_before is not None:
             times.append(rt.pending[0].not_before)
         held = st.paused and st.paused_until is None and rt.holds_while_paused()

@@ -260,6 +260,8 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
         upstream = " and ".join(repr(name) for name in job.after)
         return None, [f"It has no schedule of its own: it runs once {upstream} succeeded."]
     lines: list[str] = []
+    if state is not None and state.late is not None:
+        lines.append(f"It is {state.late}; this clears when it next succeeds.")
     anchor = state.first_seen if state is not None else None
     start = now
     if state is not None and state.is_paused(now):

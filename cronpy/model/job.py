@@ -100,6 +100,9 @@ class Job:
     on_dead: str | None = None
     on_recovery: str | None = None
     on_success: str | None = None
+    on_late: str | None = None
+    late_after: float | None = None  # seconds after its due time an occurrence is late
+    max_duration: float | None = None  # seconds a run may go on before it is late
     hook_timeout: float = 60.0  # seconds an on_* hook may run before its group is stopped
     notify: Notify | None = None
 

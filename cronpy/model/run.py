@@ -100,6 +100,7 @@ class JobState:
     last_run_id: int | None = None
     boot_id: str | None = None  # the boot on which ``@reboot`` last ran
     retries: tuple[RetryDue, ...] = ()  # pending retries, one per failed occurrence
+    late: str | None = None  # why the job is late (late_after, max_duration), until it succeeds
     schedule: str = ""  # as written, for ``status``
     timezone: str = ""
     command: str = ""

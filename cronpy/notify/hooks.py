@@ -7,8 +7,9 @@ Webhooks, pings and mail are sent on threads of their own, so a slow target neve
 
 Notify conventions:
 - ``ping`` follows healthchecks.io/Cronitor: ``URL/start`` when a run starts, ``URL`` when it
-  succeeds, ``URL/fail`` when it fails;
-- ``webhook`` receives a JSON POST ``{"event", "job", "run"}`` on failure, dead and recovery;
+  succeeds, ``URL/fail`` when it fails or is late;
+- ``webhook`` receives a JSON POST ``{"event", "job", "run"}`` on failure, dead, recovery
+  and late;
 - ``email`` gets a message through the local MTA (localhost:25), as cron's MAILTO does, when a
   job is dead (its last attempt failed) and when it recovers.
 """
@@ -28,8 +29,8 @@ from cronpy.model import HookOutcome, HookRequest, Job, Run
 
 _TIMEOUT = 10.0
 _HOOK_KILL_GRACE = 5.0  # a hook is a side errand: it does not get a job's long grace
-_WEBHOOK_EVENTS = frozenset({"on_failure", "on_dead", "on_recovery"})
-_EMAIL_EVENTS = frozenset({"on_dead", "on_recovery"})
+_WEBHOOK_EVENTS = frozenset({"on_failure", "on_dead", "on_recovery", "on_late"})
+_EMAIL_EVENTS = frozenset({"on_dead", "on_recovery", "on_late"})
 
 
 def _background(target: Callable[[], None]) -> None:
@@ -87,7 +88,7 @@ class JobHooks:
         notify = job.notify
         if notify is None:
             return
-        if notify.ping and event in ("on_success", "on_failure"):
+        if notify.ping and event in ("on_success", "on_failure", "on_late"):
             suffix = "" if event == "on_success" else "/fail"
             self._request(job, f"{notify.ping.rstrip('/')}{suffix}?rid={run.id}")
         if notify.webhook and event in _WEBHOOK_EVENTS:

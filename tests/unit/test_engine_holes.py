@@ -153,3 +153,41 @@ def test_a_stalled_runner_records_what_fell_due_as_missed_not_overlap(tmp_path: 
     assert not any(r.status is Status.SKIPPED for r in runs)
     h.run_until(utc("2026-05-01T00:06:30Z"))
     assert h.runs("tick")[-1].status is Status.SUCCEEDED
+
+
+LATE = """
+[jobs.report]
+schedule = "0 * * * *"
+command = "true"
+timezone = "UTC"
+late_after = "10m"
+max_duration = "20m"
+on_late = "echo late"
+"""
+
+
+def test_late_after_fires_on_late_once_per_occurrence_until_a_success(tmp_path: Path) -> None:
+    h = Harness(tmp_path, LATE, utc("2026-05-01T00:30:00Z"))
+    h.launcher.exit_codes["report"] = 1
+    h.run_until(utc("2026-05-01T01:30:00Z"))
+    late = [e for e in h.hooks.fired if e[0] == "on_late"]
+    assert len(late) == 1  # once for the 01:00 occurrence, not at every tick
+    state = h.store.job_state("report")
+    assert state is not None and state.late is not None and "not succeeded 10m" in state.late
+    h.launcher.exit_codes["report"] = 0
+    h.run_until(utc("2026-05-01T02:30:00Z"))
+    assert [e for e in h.hooks.fired if e[0] == "on_late"] == late  # 02:00 succeeded in time
+    assert h.store.job_state("report").late is None  # type: ignore[union-attr]
+
+
+def test_max_duration_fires_on_late_without_killing_the_run(tmp_path: Path) -> None:
+    h = Harness(tmp_path, LATE, utc("2026-05-01T00:30:00Z"))
+    h.launcher.durations["report"] = 30 * 60
+    h.run_until(utc("2026-05-01T01:35:00Z"))
+    late = [e for e in h.hooks.fired if e[0] == "on_late"]
+    # 10m after due it has not succeeded (still running); 20m after start it runs too long
+    assert len(late) == 2
+    assert h.launcher.stopped == []
+    assert [str(r.status) for r in h.runs("report")] == ["succeeded"]
+    assert h.store.job_state("report").late is None  # type: ignore[union-attr]
+    assert any(e == "late" and "still running 20m" in str(f["reason"]) for e, f in h.events)

@@ -29,7 +29,7 @@ RUN_COLUMNS = (
 )
 JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
-    " boot_id, retries, schedule, timezone, command, present"
+    " boot_id, retries, schedule, timezone, command, present, late"
 )
 RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, stopped_at, note"
 CONTROL_COLUMNS = "id, kind, requested_at, job, run_id, taken_at, result"
@@ -104,6 +104,7 @@ def job_from_row(row: Sequence[Any]) -> JobState:
         timezone=row[11],
         command=row[12],
         present=bool(row[13]),
+        late=row[14],
     )
 
 
@@ -124,6 +125,7 @@ def job_to_row(state: JobState) -> tuple[Any, ...]:
         state.timezone,
         state.command,
         int(state.present),
+        state.late,
     )
 
 

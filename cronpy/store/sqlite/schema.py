@@ -127,7 +127,16 @@ def _v2_retry_chains(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial, _v2_retry_chains]
+def _v3_late_flag(db: sqlite3.Connection) -> None:
+    """Why a job is late (late_after, max_duration), for status, until it succeeds again."""
+    db.execute("ALTER TABLE jobs ADD COLUMN late TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_initial,
+    _v2_retry_chains,
+    _v3_late_flag,
+]
 
 
 def schema_version(db: sqlite3.Connection, path: Path) -> int:
