@@ -302,6 +302,21 @@ def test_status_names_the_live_runner(cli: Cli, state: Path) -> None:
     with RunnerLock(state, pid=777, host="box"):
         data = json.loads(cli("--state-dir", str(state), "status", "--json").out)
     assert [(r["pid"], r["host"]) for r in data["runners"]] == [(777, "box")]
+    started = datetime.fromisoformat(data["runners"][0]["started_at"])
+    assert started.tzinfo is not None and abs(datetime.now(UTC) - started) < timedelta(minutes=1)
+
+
+def test_status_survives_a_mangled_runner_file(state: Path) -> None:
+    from cronpy.cli.commands.status import status
+    from cronpy.runtime.statedir import Holder
+
+    store = SqliteStore(db_path(state), readonly=True)
+    holder = Holder(pid=777, host="box", started_at="yesterday", degraded=None)
+    result = status(store, state_dir=state, runner=holder, job=None, now=day(8))
+    store.close()
+    (runner,) = result.runners
+    assert (runner.pid, runner.started_at) == (777, None)
+    assert result.to_json()["runners"][0]["started_at"] is None
 
 
 def test_status_of_an_unknown_job_suggests_a_name(cli: Cli, state: Path) -> None:

@@ -60,7 +60,7 @@ def status() -> StatusResult:
     return StatusResult(
         state_dir=Path("/state"),
         now=T,
-        runners=(RunnerStatus(pid=42, host="box", started_at=T.isoformat()),),
+        runners=(RunnerStatus(pid=42, host="box", started_at=T),),
         jobs=(job,),
     )
 

@@ -63,7 +63,6 @@ def wake(store: Store, state_dir: Path, now: datetime) -> bool:
     return send_wake(state_dir)
 
 
-
 def check_jobs(names: Iterable[str], states: Mapping[str, JobState], where: Path) -> list[str]:
     """``names`` in order, without duplicates; any name the state does not know is a UsageError
     listing every unknown one with a did-you-mean hint."""

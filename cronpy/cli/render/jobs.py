@@ -22,11 +22,7 @@ from cronpy.cli.render.words import (
 def status(result: StatusResult, out: Output) -> None:
     if result.runners:
         for r in result.runners:
-            since = (
-                ""
-                if r.started_at is None
-                else f", since {when(datetime.fromisoformat(r.started_at))}"
-            )
+            since = "" if r.started_at is None else f", since {when(r.started_at)}"
             out.segments(
                 [Cell("Runner: ", "bold"), Cell(f"pid {r.pid} on {r.host}{since}", "green")]
             )
