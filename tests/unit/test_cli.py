@@ -617,8 +617,8 @@ def test_follow_waits_for_a_log_not_created_yet(state: Path) -> None:
 
 
 def test_wait_taken_then_a_skipped_trigger_is_a_failure(state: Path) -> None:
-    from cronpy.cli.commands.common import Failed
     from cronpy.cli.commands.control import started_run, wait_taken
+    from cronpy.errors import FailedError
 
     store = SqliteStore(db_path(state))
     control_id = store.push_control(ControlKind.TRIGGER, day(8), job="backup")
@@ -632,7 +632,7 @@ def test_wait_taken_then_a_skipped_trigger_is_a_failure(state: Path) -> None:
 
     control = wait_taken(store, control_id, sleep=sleep)
     assert polls == 2 and control.taken_at is not None
-    with pytest.raises(Failed, match="already running") as info:
+    with pytest.raises(FailedError, match="already running") as info:
         started_run(store, control)
     assert info.value.exit_code == 1
     store.close()
