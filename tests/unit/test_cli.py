@@ -142,6 +142,23 @@ def test_every_command_has_help_text(cli: Cli) -> None:
         assert "Usage: cronpy" in result.out and len(result.out.splitlines()) > 3, name
 
 
+def _click_commands() -> dict[str, Any]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands: dict[str, Any] = {"cronpy": group, **group.commands}  # type: ignore[attr-defined]
+    return commands
+
+
+@pytest.mark.parametrize("name", sorted(_click_commands()))
+def test_every_command_argument_and_option_has_help(name: str) -> None:
+    """As sqlite-utils does: a command, argument or option added without help fails here."""
+    command = _click_commands()[name]
+    assert (command.help or "").strip(), f"{name} has no help text"
+    missing = [p.name for p in command.params if not (getattr(p, "help", None) or "").strip()]
+    assert not missing, f"{name}: no help text for {missing}"
+
+
 def test_version_short_circuits_and_matches_the_package(cli: Cli) -> None:
     from cronpy import __version__
 
