@@ -256,3 +256,11 @@ print(" ".join(sorted(m for m in sys.modules if m.startswith(watched))))
         "cronpy.cli.render.words",
     ]
     assert not [m for m in loaded if not m.startswith("cronpy.cli.")], loaded
+
+
+def test_every_test_sees_utc_as_the_local_zone() -> None:
+    """tests/conftest.py pins TZ (and tzset), so local times in tables do not follow the caller."""
+    assert datetime(2026, 7, 1, tzinfo=UTC).astimezone().utcoffset() == timedelta(0)
+    from cronpy.cli.render.words import when
+
+    assert when(T) == "2026-03-02 03:00:00"
