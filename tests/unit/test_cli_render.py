@@ -252,10 +252,11 @@ print(" ".join(sorted(m for m in sys.modules if m.startswith(watched))))
     loaded = done.stdout.split()
     assert [m for m in loaded if m.startswith("cronpy.cli.render.")] == [
         "cronpy.cli.render.base",
-        "cronpy.cli.render.jobs",
+        "cronpy.cli.render.status",
         "cronpy.cli.render.words",
     ]
     assert not [m for m in loaded if not m.startswith("cronpy.cli.")], loaded
+    assert "cronpy.cli.commands.history" not in loaded
 
 
 def test_every_test_sees_utc_as_the_local_zone() -> None:

@@ -3,7 +3,8 @@
 JSON is the result's own ``to_json()``. The human form is the result type's view, registered
 with ``@view(ResultType)`` in one of the modules below; each module is imported the first time
 one of its types is rendered, so a command loads only its own views (``why``'s need the
-schedule code, ``status``'s do not).
+schedule code, ``status``'s do not; the read commands that must start fast have a module
+each).
 
 Colour only when stdout is a terminal and NO_COLOR is unset (https://no-color.org); then
 rich draws the tables. Otherwise the output is plain aligned text with no escape codes at
@@ -18,14 +19,13 @@ import sys
 from typing import Any, TextIO
 
 from cronpy.cli.render.base import Output, View, color_wanted, isatty, registered_view
-from cronpy.cli.render.words import outcome
 
-__all__ = ["color_wanted", "outcome", "render", "view_for"]
+__all__ = ["color_wanted", "render", "view_for"]
 
 VIEW_MODULES = {
     # the module defining result types -> the module holding their views
-    "cronpy.cli.commands.status": "cronpy.cli.render.jobs",
-    "cronpy.cli.commands.history": "cronpy.cli.render.jobs",
+    "cronpy.cli.commands.status": "cronpy.cli.render.status",
+    "cronpy.cli.commands.history": "cronpy.cli.render.history",
     "cronpy.cli.commands.pause": "cronpy.cli.render.changes",
     "cronpy.cli.commands.control": "cronpy.cli.render.changes",
     "cronpy.cli.commands.preview": "cronpy.cli.render.schedules",

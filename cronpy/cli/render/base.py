@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar
+from typing import Any, NamedTuple, TextIO, TypeVar
 
 R = TypeVar("R")
 ViewOf = Callable[[R, "Output"], None]  # draws one result of type R
@@ -53,8 +52,7 @@ def color_wanted(stream: TextIO) -> bool:
     return isatty(stream)
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):  # not a dataclass: building one costs ~0.25 ms at every start
     text: str
     style: str | None = None  # a rich style name; ignored without colour
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cronpy.cli.wiring.shared import (
+from cronpy.cli.wiring import (
     JsonOption,
     note,
     now,
@@ -147,7 +147,7 @@ def trigger(
         note(f"run {run.id} started")
         write_bytes(follow_log(store, run, sleep=time.sleep))
         ended = store.get_run(run.id) or run
-    from cronpy.cli.render import outcome
+    from cronpy.cli.render.words import outcome
 
     note(f"run {ended.id} {outcome(ended)}")
     return 0 if ended.status is Status.SUCCEEDED else 1

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cronpy.cli.wiring.shared import JsonOption, now, open_state, render, write_bytes
+from cronpy.cli.wiring import JsonOption, now, open_state, render, write_bytes
 
 
 def status(
