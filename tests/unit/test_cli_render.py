@@ -231,8 +231,9 @@ def test_every_result_type_has_one_view() -> None:
         view(StatusResult)(lambda result, out: None)
 
 
-def test_rendering_status_loads_neither_rich_nor_the_schedule_code() -> None:
-    """Plain ``cronpy status`` stays fast: views are imported per family, rich only for colour."""
+def test_rendering_loads_only_the_views_asked_for_and_no_rich() -> None:
+    """Plain ``cronpy status`` and ``next`` stay fast: a result type's views are imported when
+    it is first rendered (``why``'s would load the engine), rich only for colour."""
     import subprocess
     import sys
 
@@ -244,6 +245,10 @@ from cronpy.cli.commands.status import StatusResult
 from cronpy.cli.render import render
 render(StatusResult(Path("/s"), datetime.now(UTC), (), ()), stream=io.StringIO(), color=False)
 render(StatusResult(Path("/s"), datetime.now(UTC), (), ()), stream=io.StringIO(), as_json=True)
+from zoneinfo import ZoneInfo
+from cronpy.cli.commands.preview import NextResult
+utc = ZoneInfo("UTC")
+render(NextResult("@daily", "UTC", datetime.now(UTC), (), utc), stream=io.StringIO(), color=False)
 watched = ("rich", "typer", "cronpy.schedule", "cronpy.engine", "cronpy.config", "cronpy.cli.")
 print(" ".join(sorted(m for m in sys.modules if m.startswith(watched))))
 """
@@ -252,6 +257,7 @@ print(" ".join(sorted(m for m in sys.modules if m.startswith(watched))))
     loaded = done.stdout.split()
     assert [m for m in loaded if m.startswith("cronpy.cli.render.")] == [
         "cronpy.cli.render.base",
+        "cronpy.cli.render.next",
         "cronpy.cli.render.status",
         "cronpy.cli.render.words",
     ]

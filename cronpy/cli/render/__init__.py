@@ -28,8 +28,8 @@ VIEW_MODULES = {
     "cronpy.cli.commands.history": "cronpy.cli.render.history",
     "cronpy.cli.commands.pause": "cronpy.cli.render.changes",
     "cronpy.cli.commands.control": "cronpy.cli.render.changes",
-    "cronpy.cli.commands.preview": "cronpy.cli.render.schedules",
-    "cronpy.engine.why": "cronpy.cli.render.schedules",
+    "cronpy.cli.commands.preview": "cronpy.cli.render.next",
+    "cronpy.engine.why": "cronpy.cli.render.why",
     "cronpy.cli.commands.validate": "cronpy.cli.render.files",
     "cronpy.cli.commands.systemd": "cronpy.cli.render.files",
 }

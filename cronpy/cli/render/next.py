@@ -1,5 +1,4 @@
-"""Views of schedules: ``cronpy next`` (fire times, marking UTC offset changes) and
-``cronpy why`` (sentences). Importing this module loads the schedule code ``why`` needs."""
+"""The view of ``cronpy next``: the fire times, each marked where the UTC offset changes."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from datetime import UTC
 from cronpy.cli.commands.preview import NextResult
 from cronpy.cli.render.base import Cell, Output, view
 from cronpy.cli.render.words import utc_offset
-from cronpy.engine.why import WhyAnswer
 
 
 @view(NextResult)
@@ -34,9 +32,3 @@ def next_times(result: NextResult, out: Output) -> None:
             parts.append(Cell(f"  (UTC offset changes {change})", "yellow"))
         out.segments(parts)
         previous_offset = offset
-
-
-@view(WhyAnswer)
-def why(result: WhyAnswer, out: Output) -> None:
-    for sentence in result.explanation:
-        out.line(sentence)
