@@ -21,6 +21,13 @@ class CronpyError(Exception):
     exit_code = 2
 
 
+class FailedError(CronpyError):
+    """The thing asked about failed or does not exist: no running run to cancel, no output
+    to show, a trigger the runner did not start (exit 1, DESIGN §8)."""
+
+    exit_code = 1
+
+
 class UsageError(CronpyError, ValueError):
     """A command-line argument is wrong (bad time, unknown job, ...)."""
 

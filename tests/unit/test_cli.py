@@ -142,6 +142,23 @@ def test_every_command_has_help_text(cli: Cli) -> None:
         assert "Usage: cronpy" in result.out and len(result.out.splitlines()) > 3, name
 
 
+def _click_commands() -> dict[str, Any]:
+    import typer.main
+
+    group = typer.main.get_command(app)
+    commands: dict[str, Any] = {"cronpy": group, **group.commands}  # type: ignore[attr-defined]
+    return commands
+
+
+@pytest.mark.parametrize("name", sorted(_click_commands()))
+def test_every_command_argument_and_option_has_help(name: str) -> None:
+    """As sqlite-utils does: a command, argument or option added without help fails here."""
+    command = _click_commands()[name]
+    assert (command.help or "").strip(), f"{name} has no help text"
+    missing = [p.name for p in command.params if not (getattr(p, "help", None) or "").strip()]
+    assert not missing, f"{name}: no help text for {missing}"
+
+
 def test_version_short_circuits_and_matches_the_package(cli: Cli) -> None:
     from cronpy import __version__
 
@@ -302,6 +319,21 @@ def test_status_names_the_live_runner(cli: Cli, state: Path) -> None:
     with RunnerLock(state, pid=777, host="box"):
         data = json.loads(cli("--state-dir", str(state), "status", "--json").out)
     assert [(r["pid"], r["host"]) for r in data["runners"]] == [(777, "box")]
+    started = datetime.fromisoformat(data["runners"][0]["started_at"])
+    assert started.tzinfo is not None and abs(datetime.now(UTC) - started) < timedelta(minutes=1)
+
+
+def test_status_survives_a_mangled_runner_file(state: Path) -> None:
+    from cronpy.cli.commands.status import status
+    from cronpy.runtime.statedir import Holder
+
+    store = SqliteStore(db_path(state), readonly=True)
+    holder = Holder(pid=777, host="box", started_at="yesterday", degraded=None)
+    result = status(store, state_dir=state, runner=holder, job=None, now=day(8))
+    store.close()
+    (runner,) = result.runners
+    assert (runner.pid, runner.started_at) == (777, None)
+    assert result.to_json()["runners"][0]["started_at"] is None
 
 
 def test_status_of_an_unknown_job_suggests_a_name(cli: Cli, state: Path) -> None:
@@ -602,8 +634,8 @@ def test_follow_waits_for_a_log_not_created_yet(state: Path) -> None:
 
 
 def test_wait_taken_then_a_skipped_trigger_is_a_failure(state: Path) -> None:
-    from cronpy.cli.commands.common import Failed
     from cronpy.cli.commands.control import started_run, wait_taken
+    from cronpy.errors import FailedError
 
     store = SqliteStore(db_path(state))
     control_id = store.push_control(ControlKind.TRIGGER, day(8), job="backup")
@@ -617,7 +649,7 @@ def test_wait_taken_then_a_skipped_trigger_is_a_failure(state: Path) -> None:
 
     control = wait_taken(store, control_id, sleep=sleep)
     assert polls == 2 and control.taken_at is not None
-    with pytest.raises(Failed, match="already running") as info:
+    with pytest.raises(FailedError, match="already running") as info:
         started_run(store, control)
     assert info.value.exit_code == 1
     store.close()

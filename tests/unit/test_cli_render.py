@@ -60,7 +60,7 @@ def status() -> StatusResult:
     return StatusResult(
         state_dir=Path("/state"),
         now=T,
-        runners=(RunnerStatus(pid=42, host="box", started_at=T.isoformat()),),
+        runners=(RunnerStatus(pid=42, host="box", started_at=T),),
         jobs=(job,),
     )
 
@@ -102,7 +102,9 @@ def test_plain_table_right_aligns_numbers() -> None:
 
 @pytest.fixture
 def wide(monkeypatch: pytest.MonkeyPatch) -> None:
-    """rich sizes tables to the terminal; make the pretend terminal wide enough for one line."""
+    """rich sizes tables to the terminal; make the pretend terminal one it sizes from COLUMNS
+    (it takes any "dumb" one as 80 wide) and wide enough for one line."""
+    monkeypatch.setenv("TERM", "xterm-256color")
     monkeypatch.setenv("COLUMNS", "200")
 
 
@@ -125,6 +127,20 @@ def test_status_plain_and_colour_show_the_same_facts(wide: None) -> None:
         assert "failed (exit 3)" in text and "paused" in text and "0 3 * * *" in text
         assert "(in 1d00h)" in text
     assert not ANSI.search(plain)
+
+
+@pytest.mark.parametrize(
+    "environ", [{"TERM": "dumb"}, {"TERM": "unknown"}, {"NO_COLOR": "1"}, {"TERM": "xterm"}]
+)
+def test_colour_asked_for_is_colour_whatever_the_environment(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    strip = rendered(history(), color=True).splitlines()[0]
+    assert re.search(r"\x1b\[[0-9;]*3[1-7]m", strip)  # a foreground colour, not only bold
+    assert unstyled(strip).endswith("■■■■")
+    assert not ANSI.search(rendered(history(), color=False))
 
 
 def test_json_is_the_result_document() -> None:
@@ -163,3 +179,95 @@ def test_next_marks_only_the_results_where_the_offset_changes() -> None:
 def test_unknown_results_are_a_programming_error(as_json: bool) -> None:
     with pytest.raises((TypeError, AttributeError)):
         render(object(), as_json=as_json, stream=io.StringIO())
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("environ", "wanted"),
+    [
+        ({"TERM": "xterm"}, True),
+        ({"TERM": "dumb"}, False),
+        ({"TERM": "unknown"}, False),  # what rich calls dumb too
+        ({"TERM": "xterm", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_colour_is_wanted_only_on_a_terminal_that_shows_it(
+    environ: dict[str, str], wanted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cronpy.cli.render import color_wanted
+
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert color_wanted(Tty()) is wanted
+    assert not color_wanted(io.StringIO())
+
+
+def test_every_result_type_has_one_view() -> None:
+    from cronpy.cli.commands.control import Requested
+    from cronpy.cli.commands.pause import PauseResult
+    from cronpy.cli.commands.systemd import UnitResult
+    from cronpy.cli.commands.validate import ValidateResult
+    from cronpy.cli.render import view_for
+    from cronpy.cli.render.base import view
+    from cronpy.engine.why import WhyAnswer
+
+    types = [
+        StatusResult,
+        HistoryResult,
+        PauseResult,
+        Requested,
+        NextResult,
+        WhyAnswer,
+        ValidateResult,
+        UnitResult,
+    ]
+    views = [view_for(t) for t in types]
+    assert len(set(views)) == len(types)
+    with pytest.raises(TypeError, match="already has a view"):
+        view(StatusResult)(lambda result, out: None)
+
+
+def test_rendering_loads_only_the_views_asked_for_and_no_rich() -> None:
+    """Plain ``cronpy status`` and ``next`` stay fast: a result type's views are imported when
+    it is first rendered (``why``'s would load the engine), rich only for colour."""
+    import subprocess
+    import sys
+
+    program = """
+import io, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from cronpy.cli.commands.status import StatusResult
+from cronpy.cli.render import render
+render(StatusResult(Path("/s"), datetime.now(UTC), (), ()), stream=io.StringIO(), color=False)
+render(StatusResult(Path("/s"), datetime.now(UTC), (), ()), stream=io.StringIO(), as_json=True)
+from zoneinfo import ZoneInfo
+from cronpy.cli.commands.preview import NextResult
+utc = ZoneInfo("UTC")
+render(NextResult("@daily", "UTC", datetime.now(UTC), (), utc), stream=io.StringIO(), color=False)
+watched = ("rich", "typer", "cronpy.schedule", "cronpy.engine", "cronpy.config", "cronpy.cli.")
+print(" ".join(sorted(m for m in sys.modules if m.startswith(watched))))
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stdout.split()
+    assert [m for m in loaded if m.startswith("cronpy.cli.render.")] == [
+        "cronpy.cli.render.base",
+        "cronpy.cli.render.next",
+        "cronpy.cli.render.status",
+        "cronpy.cli.render.words",
+    ]
+    assert not [m for m in loaded if not m.startswith("cronpy.cli.")], loaded
+    assert "cronpy.cli.commands.history" not in loaded
+
+
+def test_every_test_sees_utc_as_the_local_zone() -> None:
+    """tests/conftest.py pins TZ (and tzset), so local times in tables do not follow the caller."""
+    assert datetime(2026, 7, 1, tzinfo=UTC).astimezone().utcoffset() == timedelta(0)
+    from cronpy.cli.render.words import when
+
+    assert when(T) == "2026-03-02 03:00:00"

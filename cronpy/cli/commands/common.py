@@ -7,25 +7,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cronpy.errors import (
-    CronpyError,
-    DurationError,
-    NoRunnerError,
-    StateError,
-    UsageError,
-    did_you_mean,
-)
+from cronpy.errors import DurationError, NoRunnerError, StateError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
     from cronpy.model import JobState
     from cronpy.runtime.statedir import Holder
-
-
-class Failed(CronpyError):
-    """The thing asked about failed or does not exist (exit 1, DESIGN §8)."""
-
-    exit_code = 1
 
 
 def open_state(state_dir: Path, *, write: bool = False) -> Store:
@@ -61,7 +48,6 @@ def wake(store: Store, state_dir: Path, now: datetime) -> bool:
 
     store.push_control(ControlKind.WAKE, now)
     return send_wake(state_dir)
-
 
 
 def check_jobs(names: Iterable[str], states: Mapping[str, JobState], where: Path) -> list[str]:

@@ -12,8 +12,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronpy.cli.commands.common import Failed, check_jobs, require_runner
-from cronpy.errors import NoRunnerError, UsageError
+from cronpy.cli.commands.common import check_jobs, require_runner
+from cronpy.errors import FailedError, NoRunnerError, UsageError
 from cronpy.model import Control, ControlKind, Run, Status
 
 if TYPE_CHECKING:
@@ -66,14 +66,14 @@ def cancel(store: Store, *, state_dir: Path, target: str, now: datetime) -> Requ
             raise UsageError(f"there is no run {target}")
         require_runner(state_dir, f"run {run.id} cannot be cancelled")
         if run.status is not Status.RUNNING:
-            raise Failed(f"run {run.id} of {run.job!r} is not running: it {_ended(run)}")
+            raise FailedError(f"run {run.id} of {run.job!r} is not running: it {_ended(run)}")
         runs = [run]
     else:
         check_jobs([target], store.job_states(), state_dir)
         require_runner(state_dir, f"nothing of {target!r} can be cancelled")
         runs = [r for r in store.running_runs() if r.job == target]
         if not runs:
-            raise Failed(f"job {target!r} has no running run to cancel")
+            raise FailedError(f"job {target!r} has no running run to cancel")
     ids = tuple(store.push_control(ControlKind.CANCEL, now, job=r.job, run_id=r.id) for r in runs)
     send_wake(state_dir)
     listed = ", ".join(str(r.id) for r in runs)
@@ -103,19 +103,19 @@ def wait_taken(
     while True:
         control = store.get_control(control_id)
         if control is None:
-            raise Failed(f"request {control_id} disappeared from the state")
+            raise FailedError(f"request {control_id} disappeared from the state")
         if control.taken_at is not None:
             return control
         sleep(poll)
 
 
 def started_run(store: Store, control: Control) -> Run:
-    """The run a taken trigger started, or Failed saying why it did not start one."""
+    """The run a taken trigger started, or FailedError saying why it did not start one."""
     if control.run_id is None:
-        raise Failed(
+        raise FailedError(
             f"the runner did not start {control.job!r}: {control.result or 'no reason given'}"
         )
     run = store.get_run(control.run_id)
     if run is None:
-        raise Failed(f"run {control.run_id} of {control.job!r} is gone from the history")
+        raise FailedError(f"run {control.run_id} of {control.job!r} is gone from the history")
     return run

@@ -10,8 +10,8 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cronpy.cli.commands.common import Failed, check_jobs
-from cronpy.errors import StateError, UsageError
+from cronpy.cli.commands.common import check_jobs
+from cronpy.errors import FailedError, StateError, UsageError
 from cronpy.model import Run, Status
 
 if TYPE_CHECKING:
@@ -35,20 +35,20 @@ def pick_run(store: Store, *, state_dir: Path, job: str, run_id: int | None) -> 
     for run in store.runs(job, limit=200):
         if run.log_path is not None or run.status is Status.RUNNING:
             return run
-    raise Failed(f"job {job!r} has no run with output yet")
+    raise FailedError(f"job {job!r} has no run with output yet")
 
 
 def read_log(run: Run) -> Iterator[bytes]:
     """The whole log of a run that has one, in chunks."""
     if run.log_path is None:
         why = f": {run.reason}" if run.reason else ""
-        raise Failed(f"run {run.id} of {run.job!r} has no output (it is {run.status}{why})")
+        raise FailedError(f"run {run.id} of {run.job!r} has no output (it is {run.status}{why})")
     try:
         with open(run.log_path, "rb") as f:
             while chunk := f.read(_CHUNK):
                 yield chunk
     except FileNotFoundError:
-        raise Failed(
+        raise FailedError(
             f"the log of run {run.id} ({run.log_path}) is gone: history retention removed it"
         ) from None
     except OSError as exc:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cronpy.cli.commands.common import check_jobs, wake
 from cronpy.errors import UsageError
+from cronpy.model.run import iso
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
@@ -31,7 +32,7 @@ class PauseChange:
         return {
             "name": self.name,
             "paused": self.paused,
-            "paused_until": None if self.until is None else self.until.isoformat(),
+            "paused_until": iso(self.until),
             "changed": self.changed,
         }
 
@@ -88,5 +89,3 @@ def set_paused(
     )
     woken = wake(store, state_dir, now) if any(c.changed for c in changes) else False
     return PauseResult(changes=changes, runner_woken=woken)
-
-

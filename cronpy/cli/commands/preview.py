@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronpy.cli.commands.common import parse_instant
 from cronpy.errors import UsageError
+from cronpy.model.run import iso
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class NextResult:
         return {
             "schedule": self.schedule,
             "timezone": self.timezone,
-            "next": [t.isoformat() for t in self.times],
+            "next": [iso(t) for t in self.times],
         }
 
 

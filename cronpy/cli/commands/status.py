@@ -45,14 +45,14 @@ class JobStatus:
 class RunnerStatus:
     pid: int | None
     host: str | None
-    started_at: str | None  # as the runner wrote it, ISO 8601 with offset
+    started_at: datetime | None
     degraded: str | None = None  # what the runner cannot do right now, in its words
 
     def to_json(self) -> dict[str, Any]:
         return {
             "pid": self.pid,
             "host": self.host,
-            "started_at": self.started_at,
+            "started_at": iso(self.started_at),
             "degraded": self.degraded,
         }
 
@@ -69,7 +69,6 @@ class StatusResult:
             "runners": [r.to_json() for r in self.runners],
             "jobs": [j.to_json() for j in self.jobs],
         }
-
 
 
 def status(
@@ -96,7 +95,7 @@ def status(
             RunnerStatus(
                 pid=runner["pid"],
                 host=runner["host"],
-                started_at=runner["started_at"],
+                started_at=_instant(runner["started_at"]),
                 degraded=runner.get("degraded"),
             ),
         )
@@ -117,3 +116,14 @@ def _job_status(state: JobState, last: Run | None, running: list[Run], now: date
         running=tuple(running),
         present=state.present,
     )
+
+
+def _instant(text: str | None) -> datetime | None:
+    """The runner's start as it wrote it (ISO 8601 with offset); None if the file was mangled."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None

@@ -1,0 +1,104 @@
+"""How views put times, durations and run outcomes into words, and which colour each status
+wears. Shared by every view, and by ``cronpy trigger --wait`` for its closing line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cronpy.model import Run, Status
+from cronpy.model.durations import format_duration
+
+
+def when(moment: datetime | None, *, short: bool = False) -> str:
+    """An instant in the local zone of whoever reads the table (JSON carries exact offsets).
+
+    ``short`` is for table cells, so a table fits an 80-column terminal: the time alone for
+    today, month and day for this year, the full date otherwise."""
+    if moment is None:
+        return "-"
+    local = moment.astimezone()
+    if not short:
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+    today = datetime.now(local.tzinfo).date()
+    if local.date() == today:
+        return local.strftime("%H:%M:%S")
+    if local.year == today.year:
+        return local.strftime("%b %d %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    seconds = (moment - now).total_seconds()
+    if seconds >= 0:
+        return f"in {format_duration(seconds)}"
+    return f"{format_duration(-seconds)} ago"
+
+
+def duration(seconds: float | None) -> str:
+    return "-" if seconds is None else format_duration(seconds)
+
+
+def utc_offset(delta: timedelta | None) -> str:
+    """``+05:30``, ``-04:00``; ``?`` for a time without one."""
+    if delta is None:
+        return "?"
+    minutes = int(delta.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+STATUS_STYLE = {
+    Status.RUNNING: "cyan",
+    Status.SUCCEEDED: "green",
+    Status.FAILED: "red",
+    Status.TIMED_OUT: "red",
+    Status.KILLED: "red",
+    Status.SPAWN_ERROR: "red",
+    Status.LOST: "red",
+    Status.SKIPPED: "yellow",
+    Status.MISSED: "yellow",
+    Status.CANCELLED: "magenta",
+}
+
+STRIP_LETTER = {
+    Status.SUCCEEDED: "S",
+    Status.FAILED: "F",
+    Status.TIMED_OUT: "T",
+    Status.KILLED: "K",
+    Status.SPAWN_ERROR: "E",
+    Status.LOST: "L",
+    Status.SKIPPED: "-",
+    Status.MISSED: "M",
+    Status.CANCELLED: "C",
+    Status.RUNNING: "R",
+}
+
+
+def exit_text(run: Run) -> str:
+    if run.signal is not None:
+        return _signal_name(run.signal)
+    return "-" if run.exit_code is None else str(run.exit_code)
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def outcome(run: Run) -> str:
+    """``failed (exit 3)``, ``killed (SIGKILL)``, ``skipped (paused)``..."""
+    detail = None
+    if run.status in (Status.FAILED, Status.SUCCEEDED) and run.exit_code is not None:
+        detail = f"exit {run.exit_code}" if run.status is Status.FAILED else None
+    elif run.signal is not None:
+        detail = _signal_name(run.signal)
+    elif run.status is Status.MISSED and run.missed_count:
+        detail = f"{run.missed_count}x"
+    elif run.reason and run.status is Status.SKIPPED:
+        detail = run.reason
+    return run.status.value + (f" ({detail})" if detail else "")

@@ -1,0 +1,62 @@
+"""The typer side of each command: its arguments, options and help text, and the few lines
+that turn them into one call of ``cronpy.cli.commands`` and one ``render``; ``cronpy.cli.app``
+puts them on the command line. ``reads`` holds the commands that only read, ``controls``
+those that change something.
+
+Here: what the wiring of every command uses (the state directory the root option names, the
+store in it, ``now``, the renderer, the ``--json`` option, writing for a person). Nothing
+heavy is imported at module level: each command loads what it needs in its body.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from cronpy.interfaces import Store
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_dir(ctx: typer.Context) -> Path:
+    from cronpy.runtime.statedir import resolve_state_dir
+
+    option: Path | None = ctx.find_root().params.get("state_dir")
+    return resolve_state_dir(None if option is None else str(option))
+
+
+def open_state(ctx: typer.Context, *, write: bool = False) -> tuple[Path, Store]:
+    """The state directory and its store (closed by the caller: ``with closing(store)``)."""
+    from cronpy.cli.commands.common import open_state as open_store
+
+    chosen = state_dir(ctx)
+    return chosen, open_store(chosen, write=write)
+
+
+def render(result: Any, as_json: bool = False) -> None:
+    from cronpy.cli.render import render as draw
+
+    draw(result, as_json=as_json)
+
+
+def write_bytes(chunks: Iterable[bytes]) -> None:
+    out = sys.stdout.buffer
+    for chunk in chunks:
+        out.write(chunk)
+        out.flush()  # a follower wants each piece as it comes
+
+
+def note(text: str) -> None:
+    """Progress for a person, kept off stdout so the job's own output stays clean."""
+    sys.stderr.write(f"cronpy: {text}\n")
+    sys.stderr.flush()
