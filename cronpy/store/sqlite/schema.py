@@ -117,7 +117,18 @@ def _v1_initial(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial]
+def _v2_leases_and_holders(db: sqlite3.Connection) -> None:
+    # lease_until: when a run's lease ends unless its runner renews it (NULL: no lease).
+    # holder/held_at: the runner that took a control (take_controls), before it answers.
+    for sql in (
+        "ALTER TABLE runs ADD COLUMN lease_until INTEGER",
+        "ALTER TABLE controls ADD COLUMN holder INTEGER",
+        "ALTER TABLE controls ADD COLUMN held_at INTEGER",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_initial, _v2_leases_and_holders]
 
 
 def schema_version(db: sqlite3.Connection, path: Path) -> int:
