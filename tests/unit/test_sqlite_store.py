@@ -39,6 +39,37 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     assert [v for v, _ in _versions(path)] == list(range(1, len(MIGRATIONS) + 1))
 
 
+def test_a_state_file_of_schema_1_upgrades_keeping_runs_and_controls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a state file written before leases and control holders (migration 2)
+    path = tmp_path / "state.db"
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS[:1])
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:  # rows as that version's store wrote them
+        db.execute("INSERT INTO jobs (name, first_seen) VALUES ('backup', 0)")
+        runner = db.execute(
+            "INSERT INTO runners (host, pid, started_at, heartbeat_at) VALUES ('h', 1, 0, 0)"
+        ).lastrowid
+        run_id = db.execute(
+            "INSERT INTO runs (job, scheduled_at, created_at, started_at, status, attempt,"
+            " trigger, host, runner_id) VALUES ('backup', 0, 0, 0, 'running', 1, 'schedule',"
+            " 'h', ?)",
+            (runner,),
+        ).lastrowid
+        control = db.execute(
+            "INSERT INTO controls (kind, requested_at) VALUES ('reload', 0)"
+        ).lastrowid
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS)
+    assert runner is not None
+    with SqliteStore(path) as store:
+        assert store.schema_version() == 2
+        assert [c.id for c in store.pending_controls()] == [control]
+        assert store.renew_leases(runner, T0) == [run_id]
+        assert [c.id for c in store.take_controls(runner, T0)] == [control]
+    assert _versions(path)[1] == (2, "v2_leases_and_holders")
+
+
 def test_a_new_migration_is_applied_and_recorded_on_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -193,7 +224,6 @@ def test_open_store_sqlite_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://cron:secret@db/cronpy", "PostgreSQL store is not available yet"),
         ("mysql://db/cronpy", "unknown store URL"),
         ("sqlite://", "names no file"),
     ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -53,7 +54,7 @@ def one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def connect(url: str, *, readonly: bool) -> psycopg.Connection[tuple[object, ...]]:
+def connect(url: str, *, readonly: bool) -> psycopg.Connection[tuple[Any, ...]]:
     """An autocommit connection in UTC: one statement is one transaction unless a caller
     opens one (``conn.transaction()``)."""
     try:
@@ -63,7 +64,7 @@ def connect(url: str, *, readonly: bool) -> psycopg.Connection[tuple[object, ...
             f"bad PostgreSQL store URL {redact(url, url)!r}: {redact(one_line(exc), url)};"
             " expected postgresql://user:password@host:port/dbname"
         ) from exc
-    extra: dict[str, object] = {}
+    extra: dict[str, Any] = {}
     if "connect_timeout" not in params:
         extra["connect_timeout"] = CONNECT_TIMEOUT
     try:

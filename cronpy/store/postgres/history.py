@@ -14,7 +14,7 @@ import psycopg
 from cronpy.model import Claim, Run, Status, Trigger
 from cronpy.store.postgres.rows import RUN_COLUMNS, aware, aware_or_none, run_from_row
 
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def insert_runs(db: Conn, rows: Sequence[NewRun]) -> list[int | None]:
     }
     ids: list[int | None] = [None] * len(rows)
     for ord_, run_id in db.execute(INSERT_RUNS, params).fetchall():
-        ids[int(ord_) - 1] = int(run_id)  # type: ignore[call-overload]
+        ids[int(ord_) - 1] = int(run_id)
     return ids
 
 

@@ -11,13 +11,14 @@ identity sequences, which never hand out a value twice, even after the newest ro
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 
 from cronpy.errors import StateError
 from cronpy.store.postgres.connection import guard
 
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 # pg_advisory_xact_lock key: "cronpy" in ASCII, so it is unlikely to collide with another app's.
 _MIGRATION_LOCK = 0x63726F6E7079
