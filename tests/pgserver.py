@@ -55,6 +55,7 @@ class PgServer:
     bindir: Path
     root: Path
     port: int = 0
+    durable: bool = False  # fsync and synchronous commits on, as in production (benchmarks)
 
     @property
     def data(self) -> Path:
@@ -97,12 +98,12 @@ class PgServer:
         )  # fmt: skip
         pwfile.unlink()
         self.port = _free_port()
-        # fsync off and small settings: a test server, thrown away at the end
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port}"
-            f" -c unix_socket_directories={self.sockets} -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+            f" -c unix_socket_directories={self.sockets} -c max_connections=100"
         )
+        if not self.durable:  # a test server, thrown away at the end: no need to fsync
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         log = self.root / "server.log"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start")
 
@@ -147,10 +148,10 @@ def unavailable() -> str | None:
 
 
 @contextlib.contextmanager
-def pg_server() -> Iterator[PgServer]:
+def pg_server(*, durable: bool = False) -> Iterator[PgServer]:
     bindir = find_bindir()
     assert bindir is not None
-    server = PgServer(bindir, Path(tempfile.mkdtemp(prefix="cronpy-pg-")))
+    server = PgServer(bindir, Path(tempfile.mkdtemp(prefix="cronpy-pg-")), durable=durable)
     try:
         server.start()
         yield server
