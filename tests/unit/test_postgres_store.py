@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,19 @@ def test_a_dropped_connection_is_replaced_at_the_next_call(
         assert store.register_runner("h", 1, T0) > 0  # and this one gets through
     finally:
         store.close()
+
+
+def test_cronpy_run_with_a_refused_store_exits_3_with_one_line(
+    postgres_server: PgServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cronpy.cli.main import main
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text('[jobs.a]\nschedule = "@daily"\ncommand = "true"\n')
+    jobs.chmod(0o600)
+    url = postgres_server.url(password="hunter2-wrong")
+    code = main(["run", str(jobs), "--state-dir", str(tmp_path / "state"), "--store", url])
+    err = capsys.readouterr().err
+    assert code == 3
+    assert err.count("\n") == 1 and "password authentication failed" in err
+    assert "hunter2" not in err and "Traceback" not in err
