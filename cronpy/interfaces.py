@@ -164,12 +164,14 @@ class Store(ABC):
         runner_id: int,
         log_path: str | None = None,
         cursor: datetime | None = None,
+        lease_until: datetime | None = None,
     ) -> int | None:
         """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
         already has a record: the occurrence was claimed before. One atomic write, made before
         the command starts. Also bumps the job's run_count and last_run_id, and moves its
         cursor forward to ``cursor`` in the same transaction, so a runner that dies right
-        after the claim never counts that occurrence again."""
+        after the claim never counts that occurrence again. ``lease_until``: the run's lease
+        (renew_leases), taken with the claim so that no instant leaves it without one."""
 
     def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
         """``claim_run`` for each, in order, in one transaction where the store can (a burst of
@@ -219,8 +221,22 @@ class Store(ABC):
         ``claim_run``: the occurrences this record accounts for are handled."""
 
     @abstractmethod
-    def mark_lost(self, at: datetime, *, runner_ids: Sequence[int] | None = None) -> list[Run]:
-        """Turn ``running`` runs of the given runners (None: of every runner) into ``lost``."""
+    def mark_lost(
+        self,
+        at: datetime,
+        *,
+        runner_ids: Sequence[int] | None = None,
+        expired_before: datetime | None = None,
+    ) -> list[Run]:
+        """Turn ``running`` runs of the given runners (None: of every runner) into ``lost``.
+        With ``expired_before``, only the runs whose lease ended before it (a run that holds
+        no lease never expires): how one runner finds the runs of another that died."""
+
+    @abstractmethod
+    def renew_leases(self, runner_id: int, until: datetime) -> list[int]:
+        """Extend the lease of every ``running`` run of the runner to ``until``; return their
+        ids, oldest first. A run the runner thinks it holds but that is missing here was
+        marked ``lost`` by another runner."""
 
     @abstractmethod
     def get_run(self, run_id: int) -> Run | None: ...
@@ -267,7 +283,14 @@ class Store(ABC):
 
     @abstractmethod
     def pending_controls(self) -> list[Control]:
-        """Untaken controls, oldest first."""
+        """Controls neither taken by a runner (take_controls) nor completed, oldest first."""
+
+    @abstractmethod
+    def take_controls(self, runner_id: int, at: datetime) -> list[Control]:
+        """The pending controls, oldest first, now held by ``runner_id``: taking is atomic, so
+        with several runners asking at once each control goes to exactly one of them. The
+        taker then answers each with complete_control (its taken_at and result, which the
+        command waits for)."""
 
     @abstractmethod
     def complete_control(

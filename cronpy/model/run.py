@@ -154,6 +154,7 @@ class Claim:
     host: str
     runner_id: int
     cursor: datetime | None = None
+    lease_until: datetime | None = None  # see Store.renew_leases; None: the run holds no lease
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cronpy.errors import UsageError
+from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
 from cronpy.model import Control, ControlKind, Finish, JobState, RunnerInfo
 
@@ -29,7 +29,8 @@ def open_store(
     """The store named by ``url``; by default the SQLite file in ``state_dir``.
 
     ``readonly`` is for read commands: nothing is created or migrated, and a missing
-    database raises StateError (exit 3).
+    database raises StateError (exit 3). A postgresql:// URL that is malformed, refused or
+    unreachable raises StateError too, naming the server but never the password.
     """
     # Imported here, not at the top: `import cronpy.store` stays cheap for code that only
     # needs the records, and each backend loads only when chosen.
@@ -49,10 +50,19 @@ def open_store(
             )
         return SqliteStore(Path(path), readonly=readonly, busy_timeout=busy_timeout)
     if url.startswith(("postgresql://", "postgres://")):
-        raise UsageError(
-            f"the PostgreSQL store is not available yet: cannot use {url.split('@')[-1]!r};"
-            " leave --store unset to use the SQLite state in the state directory"
-        )
+        return _open_postgres(url, readonly=readonly)
     raise UsageError(
         f"unknown store URL {url!r}: expected sqlite:///path/to/state.db or postgresql://..."
     )
+
+
+def _open_postgres(url: str, *, readonly: bool) -> Store:
+    try:
+        # psycopg takes ~0.1 s to import: only what is given such a URL pays for it.
+        from cronpy.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise StateError(
+            f"the PostgreSQL store needs psycopg 3, which is not installed ({exc}):"
+            " pip install 'cronpy[postgres]'"
+        ) from exc
+    return PostgresStore(url, readonly=readonly)

@@ -7,7 +7,8 @@ it, e.g. tests/unit/test_sqlite_store.py.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,17 @@ import pytest
 import cronpy.store
 from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
-from cronpy.model import Claim, ControlKind, Finish, JobState, RetryDue, Spawned, Status, Trigger
+from cronpy.model import (
+    Claim,
+    Control,
+    ControlKind,
+    Finish,
+    JobState,
+    RetryDue,
+    Spawned,
+    Status,
+    Trigger,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 HOST = "host-a"
@@ -218,6 +229,94 @@ def test_claim_runs_claims_a_batch_in_order_and_skips_taken_occurrences(
     assert state.run_count == 3 and state.last_run_id == third
 
 
+def batch(runner: int, *keys: tuple[str, float], **kw: object) -> list[Claim]:
+    return [
+        Claim(
+            job=job,
+            scheduled_at=at(s),
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=at(s + 0.25),
+            host=HOST,
+            runner_id=runner,
+            cursor=at(s),
+            **kw,  # type: ignore[arg-type]
+        )
+        for job, s in keys
+    ]
+
+
+def test_claim_runs_answers_in_input_order_whatever_the_order_of_jobs(
+    store: Store, runner: int
+) -> None:
+    claims = batch(runner, ("sync", 60), ("backup", 120), ("report", 0), ("backup", 60))
+    ids = store.claim_runs(claims)
+    assert all(i is not None for i in ids)
+    for claim_, run_id in zip(claims, ids, strict=True):
+        run = store.get_run(run_id)  # type: ignore[arg-type]
+        assert run is not None and (run.job, run.scheduled_at) == (claim_.job, claim_.scheduled_at)
+    state = store.job_state("backup")
+    # the job's last run is its last claim of the batch, its cursor the furthest
+    assert state is not None and state.last_run_id == ids[3] and state.cursor == at(120)
+    assert state.run_count == 2
+    assert store.claim_runs([]) == []
+
+
+def test_the_same_occurrence_twice_in_one_batch_is_claimed_once(store: Store, runner: int) -> None:
+    first, again, other = store.claim_runs(
+        batch(runner, ("backup", 0), ("backup", 0), ("report", 0))
+    )
+    assert first is not None and other is not None and again is None
+    assert store.job_state("backup").run_count == 1  # type: ignore[union-attr]
+
+
+def _race(openers: Sequence[Callable[[], object]]) -> list[object]:
+    """Run each function in its own thread, released at once; their results in order."""
+    results: list[object] = [None] * len(openers)
+    errors: list[BaseException] = []
+    gate = threading.Barrier(len(openers))
+
+    def run(i: int) -> None:
+        try:
+            gate.wait(timeout=10)
+            results[i] = openers[i]()
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(openers))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_concurrent_claims_from_two_stores_start_each_occurrence_once(
+    backend: Opener, runner: int
+) -> None:
+    # Two runners (two connections) claim the same 400 occurrences at the same instant, in
+    # opposite orders: each occurrence is won exactly once, and neither waits on the other
+    # forever (the PostgreSQL store inserts in key order, so the two cannot deadlock).
+    a, b = backend(), backend()
+    other = a.register_runner("host-b", 5151, T0)
+    keys = [(job, 60.0 * i) for i in range(200) for job in ("backup", "report")]
+    for _ in range(3):
+        mine, theirs = batch(runner, *keys), batch(other, *reversed(keys))
+        won_a, won_b = _race([lambda: a.claim_runs(mine), lambda: b.claim_runs(theirs)])  # noqa: B023
+        assert isinstance(won_a, list) and isinstance(won_b, list)
+        winners = [x if x is not None else y for x, y in zip(won_a, reversed(won_b), strict=True)]
+        both = [x for x, y in zip(won_a, reversed(won_b), strict=True) if x and y]
+        assert both == [] and None not in winners
+        keys = [(job, s + 86400) for job, s in keys]
+    runs = a.runs(limit=10_000)
+    assert len(runs) == len({(r.job, r.scheduled_at) for r in runs}) == 1200
+    for name in ("backup", "report"):
+        state = b.job_state(name)
+        assert state is not None and state.run_count == 600
+        assert state.cursor == at(60.0 * 199 + 2 * 86400)
+
+
 # -- records of occurrences that did not start -------------------------------------------------
 
 
@@ -375,6 +474,26 @@ def test_running_runs_oldest_first(store: Store, runner: int) -> None:
     done = claim(store, runner, job="sync", seconds=2)
     finish(store, done, 3)
     assert [r.id for r in store.running_runs()] == [a, b]
+
+
+def test_leases_expire_runs_of_a_runner_that_stopped_renewing(store: Store, runner: int) -> None:
+    other = store.register_runner("host-b", 777, T0)
+    dead = claim(store, runner, lease_until=at(30))
+    alive = claim(store, other, job="report", lease_until=at(30))
+    no_lease = claim(store, runner, job="sync")  # a single-host runner holds none
+    (batched,) = store.claim_runs(batch(other, ("backup", 60), lease_until=at(30)))
+    assert batched is not None
+
+    assert store.renew_leases(other, at(90)) == [alive, batched]
+    assert store.mark_lost(at(40), expired_before=at(30)) == []  # not yet ended
+    lost = store.mark_lost(at(60), expired_before=at(60))
+    assert [r.id for r in lost] == [dead]
+    assert lost[0].reason == f"runner gone (pid 4242 on {HOST})"
+    assert store.get_run(no_lease).status is Status.RUNNING  # type: ignore[union-attr]
+    assert store.renew_leases(runner, at(120)) == [no_lease]  # the lost run is not its any more
+    # both filters at once
+    assert store.mark_lost(at(200), runner_ids=[runner], expired_before=at(100)) == []
+    assert [r.id for r in store.mark_lost(at(200), expired_before=at(100))] == [alive, batched]
 
 
 # -- reading history ---------------------------------------------------------------------------
@@ -604,6 +723,39 @@ def test_controls_lifecycle(store: Store) -> None:
     assert kept is not None
     assert kept.run_id == 7  # completing without a run id keeps the one asked about
     assert store.get_control(999) is None
+
+
+def test_taken_controls_are_no_longer_pending_until_answered(store: Store) -> None:
+    first = store.push_control(ControlKind.TRIGGER, at(0), job="backup")
+    second = store.push_control(ControlKind.RELOAD, at(1))
+    taken = store.take_controls(1, at(2))
+    assert [(c.id, c.kind, c.job) for c in taken] == [
+        (first, ControlKind.TRIGGER, "backup"),
+        (second, ControlKind.RELOAD, None),
+    ]
+    assert store.pending_controls() == [] and store.take_controls(2, at(3)) == []
+    # taken but not answered: the command waiting on it still waits
+    assert store.get_control(first).taken_at is None  # type: ignore[union-attr]
+    store.complete_control(first, at(4), run_id=9, result="started")
+    done = store.get_control(first)
+    assert done is not None and (done.taken_at, done.run_id) == (at(4), 9)
+    later = store.push_control(ControlKind.WAKE, at(5))
+    assert [c.id for c in store.take_controls(2, at(6))] == [later]
+
+
+def test_concurrent_takers_each_get_a_control_exactly_once(backend: Opener) -> None:
+    stores = [backend() for _ in range(4)]
+    pushed = [stores[0].push_control(ControlKind.TRIGGER, at(i), job="backup") for i in range(40)]
+
+    def take_all(n: int) -> list[int]:
+        got: list[Control] = []
+        for _ in range(20):  # take repeatedly while the others do too
+            got += stores[n].take_controls(n + 1, at(100))
+        return [c.id for c in got]
+
+    taken = _race([lambda n=n: take_all(n) for n in range(4)])  # type: ignore[misc]
+    every = [i for ids in taken for i in ids]  # type: ignore[attr-defined]
+    assert sorted(every) == pushed  # each one taken, by one taker only
 
 
 # -- time --------------------------------------------------------------------------------------

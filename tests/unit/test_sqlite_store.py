@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from cronpy.errors import StateError, UsageError
-from cronpy.model import JobState, Trigger
+from cronpy.model import JobState, RetryDue, Trigger
 from cronpy.store import open_store
 from cronpy.store.sqlite import SqliteStore, schema
 from cronpy.store.sqlite.schema import MIGRATIONS
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+T_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 HOST = "host-a"
 
 
@@ -37,6 +38,48 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
         assert store.schema_version() == len(MIGRATIONS)
         assert list(store.job_states()) == ["backup"]
     assert [v for v, _ in _versions(path)] == list(range(1, len(MIGRATIONS) + 1))
+
+
+def test_a_state_file_of_schema_1_upgrades_keeping_runs_and_controls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a state file written before leases and control holders (migration 2)
+    path = tmp_path / "state.db"
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS[:1])
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:  # rows as that version's store wrote them
+        db.execute(
+            "INSERT INTO jobs (name, first_seen, retry_at, retry_attempt, retry_scheduled_at)"
+            " VALUES ('backup', 0, 90000000, 2, 60000000)"
+        )
+        runner = db.execute(
+            "INSERT INTO runners (host, pid, started_at, heartbeat_at) VALUES ('h', 1, 0, 0)"
+        ).lastrowid
+        run_id = db.execute(
+            "INSERT INTO runs (job, scheduled_at, created_at, started_at, status, attempt,"
+            " trigger, host, runner_id) VALUES ('backup', 0, 0, 0, 'running', 1, 'schedule',"
+            " 'h', ?)",
+            (runner,),
+        ).lastrowid
+        control = db.execute(
+            "INSERT INTO controls (kind, requested_at) VALUES ('reload', 0)"
+        ).lastrowid
+    monkeypatch.setattr(schema, "MIGRATIONS", MIGRATIONS)
+    assert runner is not None
+    with SqliteStore(path) as store:
+        assert store.schema_version() == len(MIGRATIONS)
+        # the one retry slot of schema 1 became the job's first retry chain
+        assert store.job_state("backup").retries == (  # type: ignore[union-attr]
+            RetryDue(T_EPOCH + timedelta(seconds=60), 2, T_EPOCH + timedelta(seconds=90)),
+        )
+        assert [c.id for c in store.pending_controls()] == [control]
+        assert store.renew_leases(runner, T0) == [run_id]
+        assert [c.id for c in store.take_controls(runner, T0)] == [control]
+    assert _versions(path)[1:] == [
+        (2, "v2_leases_and_holders"),
+        (3, "v3_retry_chains"),
+        (4, "v4_late_flag"),
+    ]
 
 
 def test_a_new_migration_is_applied_and_recorded_on_open(
@@ -193,7 +236,6 @@ def test_open_store_sqlite_url(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("postgresql://cron:secret@db/cronpy", "PostgreSQL store is not available yet"),
         ("mysql://db/cronpy", "unknown store URL"),
         ("sqlite://", "names no file"),
     ],

@@ -33,6 +33,7 @@ def insert_claim(db: sqlite3.Connection, claim: Claim, log_path: str | None = No
         started=True,
         cursor=claim.cursor,
         log_path=log_path,
+        lease_until=claim.lease_until,
     )
 
 
@@ -52,6 +53,7 @@ def insert_run(
     log_path: str | None = None,
     reason: str | None = None,
     missed_count: int | None = None,
+    lease_until: datetime | None = None,
 ) -> int | None:
     """The one record of an occurrence, credited to its job, in the caller's transaction: a
     claim (``started``: ``at`` is its start) or an occurrence that did not start (``at`` is
@@ -60,8 +62,8 @@ def insert_run(
     when = to_us(at)
     row = db.execute(
         "INSERT INTO runs (job, scheduled_at, created_at, started_at, ended_at, status, attempt,"
-        " trigger, host, runner_id, log_path, reason, missed_count)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " trigger, host, runner_id, log_path, reason, missed_count, lease_until)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
         (
             job,
@@ -77,6 +79,7 @@ def insert_run(
             log_path,
             reason,
             missed_count,
+            to_us_or_none(lease_until),
         ),
     ).fetchone()
     if row is None:

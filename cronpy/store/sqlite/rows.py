@@ -4,7 +4,6 @@ cheaply."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,12 +12,12 @@ from cronpy.model import (
     Control,
     ControlKind,
     JobState,
-    RetryDue,
     Run,
     RunnerInfo,
     Status,
     Trigger,
 )
+from cronpy.store import retries
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -52,17 +51,6 @@ def from_us(us: int) -> datetime:
 
 def from_us_or_none(us: int | None) -> datetime | None:
     return None if us is None else from_us(us)
-
-
-def retries_to_text(retries: Sequence[RetryDue]) -> str:
-    """Pending retries as a JSON list of [scheduled_at, attempt, due_at] (microseconds)."""
-    return json.dumps([[to_us(r.scheduled_at), r.attempt, to_us(r.due_at)] for r in retries])
-
-
-def retries_from_text(text: str | None) -> tuple[RetryDue, ...]:
-    if not text:
-        return ()
-    return tuple(RetryDue(from_us(s), int(a), from_us(d)) for s, a, d in json.loads(text))
 
 
 def run_from_row(row: Sequence[Any]) -> Run:
@@ -99,7 +87,7 @@ def job_from_row(row: Sequence[Any]) -> JobState:
         paused_until=from_us_or_none(row[6]),
         last_run_id=row[7],
         boot_id=row[8],
-        retries=retries_from_text(row[9]),
+        retries=retries.decode(row[9]),
         schedule=row[10],
         timezone=row[11],
         command=row[12],
@@ -120,7 +108,7 @@ def job_to_row(state: JobState) -> tuple[Any, ...]:
         to_us_or_none(state.paused_until),
         state.last_run_id,
         state.boot_id,
-        retries_to_text(state.retries),
+        retries.encode(state.retries),
         state.schedule,
         state.timezone,
         state.command,

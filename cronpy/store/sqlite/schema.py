@@ -117,7 +117,18 @@ def _v1_initial(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-def _v2_retry_chains(db: sqlite3.Connection) -> None:
+def _v2_leases_and_holders(db: sqlite3.Connection) -> None:
+    # lease_until: when a run's lease ends unless its runner renews it (NULL: no lease).
+    # holder/held_at: the runner that took a control (take_controls), before it answers.
+    for sql in (
+        "ALTER TABLE runs ADD COLUMN lease_until INTEGER",
+        "ALTER TABLE controls ADD COLUMN holder INTEGER",
+        "ALTER TABLE controls ADD COLUMN held_at INTEGER",
+    ):
+        db.execute(sql)
+
+
+def _v3_retry_chains(db: sqlite3.Connection) -> None:
     """Each failed occurrence keeps its own retry: a list replaces the one retry slot, which a
     second failure overwrote."""
     db.execute("ALTER TABLE jobs ADD COLUMN retries TEXT NOT NULL DEFAULT '[]'")
@@ -127,15 +138,16 @@ def _v2_retry_chains(db: sqlite3.Connection) -> None:
     )
 
 
-def _v3_late_flag(db: sqlite3.Connection) -> None:
+def _v4_late_flag(db: sqlite3.Connection) -> None:
     """Why a job is late (late_after, max_duration), for status, until it succeeds again."""
     db.execute("ALTER TABLE jobs ADD COLUMN late TEXT")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
-    _v2_retry_chains,
-    _v3_late_flag,
+    _v2_leases_and_holders,
+    _v3_retry_chains,
+    _v4_late_flag,
 ]
 
 

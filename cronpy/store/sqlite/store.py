@@ -155,6 +155,7 @@ class SqliteStore(Store):
         runner_id: int,
         log_path: str | None = None,
         cursor: datetime | None = None,
+        lease_until: datetime | None = None,
     ) -> int | None:
         claim = Claim(
             job=job,
@@ -165,6 +166,7 @@ class SqliteStore(Store):
             host=host,
             runner_id=runner_id,
             cursor=cursor,
+            lease_until=lease_until,
         )
         with self.atomic() as db:
             return insert_claim(db, claim, log_path)
@@ -242,7 +244,13 @@ class SqliteStore(Store):
                 missed_count=missed_count,
             )
 
-    def mark_lost(self, at: datetime, *, runner_ids: Sequence[int] | None = None) -> list[Run]:
+    def mark_lost(
+        self,
+        at: datetime,
+        *,
+        runner_ids: Sequence[int] | None = None,
+        expired_before: datetime | None = None,
+    ) -> list[Run]:
         where = "status = 'running'"
         params: list[Any] = [to_us(at)]
         if runner_ids is not None:
@@ -250,6 +258,9 @@ class SqliteStore(Store):
                 return []
             where += f" AND runner_id IN ({', '.join('?' * len(runner_ids))})"
             params.extend(runner_ids)
+        if expired_before is not None:
+            where += " AND lease_until < ?"
+            params.append(to_us(expired_before))
         with self.atomic() as db:
             rows = db.execute(
                 "UPDATE runs SET status = 'lost', ended_at = ?, reason = 'runner gone' || coalesce("
@@ -259,6 +270,15 @@ class SqliteStore(Store):
                 params,
             ).fetchall()
         return sorted((run_from_row(r) for r in rows), key=lambda run: run.id)
+
+    def renew_leases(self, runner_id: int, until: datetime) -> list[int]:
+        with self.atomic() as db:
+            rows = db.execute(
+                "UPDATE runs SET lease_until = ? WHERE status = 'running' AND runner_id = ?"
+                " RETURNING id",
+                (to_us(until), runner_id),
+            ).fetchall()
+        return sorted(int(r[0]) for r in rows)
 
     def get_run(self, run_id: int) -> Run | None:
         row = self._one(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
@@ -335,9 +355,20 @@ class SqliteStore(Store):
 
     def pending_controls(self) -> list[Control]:
         rows = self._all(
-            f"SELECT {CONTROL_COLUMNS} FROM controls WHERE taken_at IS NULL ORDER BY id"
+            f"SELECT {CONTROL_COLUMNS} FROM controls"
+            " WHERE taken_at IS NULL AND holder IS NULL ORDER BY id"
         )
         return [control_from_row(r) for r in rows]
+
+    def take_controls(self, runner_id: int, at: datetime) -> list[Control]:
+        # BEGIN IMMEDIATE holds the file's write lock: no other store takes the same rows.
+        with self.atomic() as db:
+            rows = db.execute(
+                "UPDATE controls SET holder = ?, held_at = ?"
+                f" WHERE taken_at IS NULL AND holder IS NULL RETURNING {CONTROL_COLUMNS}",
+                (runner_id, to_us(at)),
+            ).fetchall()
+        return sorted((control_from_row(r) for r in rows), key=lambda c: c.id)
 
     def complete_control(
         self, control_id: int, at: datetime, *, run_id: int | None = None, result: str | None = None
