@@ -13,7 +13,6 @@ import pytest
 
 from cronpy.config import load_job_file, parse_job_file, system_timezone
 from cronpy.config.convert import JOB_KEYS
-from cronpy.config.load import refuse_if_others_can_write
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import (
     Backoff,
@@ -712,23 +711,76 @@ def test_root_refuses_a_file_others_can_write(
         load_job_file(path)
 
 
+def safe_dir(tmp_path: Path) -> Path:
+    """A 0755 directory in a chain of root-owned directories no one else may write: pytest's
+    0700 tmp dirs, then /tmp (sticky, which is fine for an ancestor), then /."""
+    directory = tmp_path / "safe"
+    directory.mkdir()
+    directory.chmod(0o755)
+    tmp_path.chmod(0o700)
+    return directory
+
+
+JOBS = '[jobs.a]\nschedule = "@daily"\ncommand = "true"\n'
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the ownership rules apply to root")
+
+
+@needs_root
+def test_root_accepts_a_file_in_a_safe_directory_chain(tmp_path: Path) -> None:
+    path = write(safe_dir(tmp_path) / "jobs.toml", JOBS)
+    assert list(load_job_file(path).jobs) == ["a"]
+
+
+@needs_root
 def test_root_refuses_a_file_owned_by_another_user(tmp_path: Path) -> None:
-    path = write(tmp_path / "jobs.toml", "")
-    info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 1000, 1000, 0, 0, 0, 0))
-    with pytest.raises(ConfigError, match="owned by uid 1000, not root"):
-        refuse_if_others_can_write(info, path, str(path))
+    path = write(safe_dir(tmp_path) / "jobs.toml", JOBS)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(ConfigError, match="is owned by uid 65534, not root"):
+        load_job_file(path)
 
 
-def test_root_refuses_a_file_in_a_directory_others_can_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@needs_root
+def test_root_refuses_a_symlink_to_a_file_in_a_directory_others_can_write(
+    tmp_path: Path,
 ) -> None:
-    path = write(tmp_path / "jobs.toml", "")
-    tmp_path.chmod(0o777)
-    info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
-    with pytest.raises(ConfigError, match="directory is writable"):
-        refuse_if_others_can_write(info, path, str(path))
-    tmp_path.chmod(0o777 | stat.S_ISVTX)  # like /tmp: others cannot replace our file
-    refuse_if_others_can_write(info, path, str(path))
+    """The link sits in a safe directory, but the file it names can be replaced by anyone."""
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    target = write(open_dir / "jobs.toml", JOBS)
+    link = safe_dir(tmp_path) / "jobs.toml"
+    link.symlink_to(target)
+    with pytest.raises(ConfigError) as info:
+        load_job_file(link)
+    message = str(info.value)
+    assert f"its directory {open_dir} is writable by group or others (mode 0777)" in message
+    assert "refusing to run this job file as root" in message
+
+
+@needs_root
+def test_root_refuses_a_file_whose_ancestor_others_can_write(tmp_path: Path) -> None:
+    """Whoever can write an ancestor can rename the directories below it and swap the file."""
+    inner = safe_dir(tmp_path) / "inner"
+    inner.mkdir(mode=0o755)
+    path = write(inner / "jobs.toml", JOBS)
+    (tmp_path / "safe").chmod(0o775)
+    with pytest.raises(ConfigError, match=f"its directory {tmp_path / 'safe'} is writable"):
+        load_job_file(path)
+    (tmp_path / "safe").chmod(0o755)
+    os.chown(tmp_path / "safe", 65534, 65534)
+    with pytest.raises(ConfigError, match=f"its directory {tmp_path / 'safe'} is owned by uid"):
+        load_job_file(path)
+
+
+@needs_root
+def test_root_refuses_a_sticky_directory_as_the_files_own(tmp_path: Path) -> None:
+    """/tmp is fine above the file (sticky: others cannot replace root's entries), not as the
+    directory the file itself lives in."""
+    directory = safe_dir(tmp_path)
+    path = write(directory / "jobs.toml", JOBS)
+    directory.chmod(0o777 | stat.S_ISVTX)
+    with pytest.raises(ConfigError, match=f"its directory {directory} is writable"):
+        load_job_file(path)
 
 
 @pytest.mark.usefixtures("not_root")
