@@ -1,10 +1,10 @@
 """Reading a job file, and the entry points the rest of cronpy calls.
 
 ``load_job_file`` reads the file (a regular file; when running as root, one only root can
-change, its real path and directories included), ``parse_job_file`` decodes it as UTF-8 and parses the TOML, hands the document to
-``cronpy.config.check`` and, if anything is wrong, raises one ``ConfigError`` with every
-problem placed at its line and column by ``cronpy.config.locate``. ``system_timezone`` is the
-zone of jobs that name none.
+change, its real path and directories included), ``parse_job_file`` decodes it as UTF-8 and
+parses the TOML, hands the document to ``cronpy.config.check`` and, if anything is wrong,
+raises one ``ConfigError`` with every problem placed at its line and column by
+``cronpy.config.locate``. ``system_timezone`` is the zone of jobs that name none.
 """
 
 from __future__ import annotations

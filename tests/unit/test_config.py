@@ -16,6 +16,7 @@ from cronpy.config.convert import JOB_KEYS
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import (
     Backoff,
+    Environment,
     JobFile,
     Keep,
     Missed,
@@ -66,6 +67,7 @@ jitter = "2m"
 success_codes = [0, 3]
 env = { RESTIC_REPOSITORY = "/mnt/backup" }
 env_file = "/etc/cronpy/backup.env"
+environment = "minimal"
 cwd = "/srv"
 user = "backup"
 window = { days = "mon-fri", hours = ["09:00-12:00", "13:00-17:00"] }
@@ -111,6 +113,7 @@ def test_every_key_is_accepted_and_typed() -> None:
     assert job.success_codes == frozenset({0, 3})
     assert dict(job.env) == {"RESTIC_REPOSITORY": "/mnt/backup"}
     assert job.env_file == Path("/etc/cronpy/backup.env")
+    assert job.environment is Environment.MINIMAL
     assert job.cwd == Path("/srv")
     assert job.user == "backup"
     assert job.window == Window(
@@ -154,6 +157,29 @@ def test_unset_keys_take_the_model_defaults() -> None:
     assert job.window is None and job.notify is None and job.timeout is None
     assert job.hook_timeout == 60
     assert job.enabled is True and job.after == () and dict(job.env) == {}
+    assert job.environment is Environment.INHERIT
+
+
+def test_environment_is_a_job_or_defaults_key_with_two_values() -> None:
+    job_file = parse(
+        """
+        [defaults]
+        environment = "minimal"
+        [jobs.a]
+        schedule = "@daily"
+        command = "true"
+        [jobs.b]
+        schedule = "@daily"
+        command = "true"
+        environment = "inherit"
+        """
+    )
+    assert job_file.jobs["a"].environment is Environment.MINIMAL
+    assert job_file.jobs["b"].environment is Environment.INHERIT
+    problem = only('[jobs.a]\nschedule = "@daily"\ncommand = "true"\nenvironment = "minimul"\n')
+    assert problem.key == "environment"
+    assert "expected one of inherit, minimal; got 'minimul'" in problem.message
+    assert "did you mean 'minimal'" in problem.message
 
 
 def test_env_is_read_only() -> None:
@@ -793,6 +819,7 @@ def test_the_example_file_loads() -> None:
     # It shows every key of DESIGN §2 at least once.
     used = {line.split("=")[0].strip() for line in EXAMPLE.read_text().splitlines()}
     assert set(JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
+    assert job_file.jobs["boot"].environment is Environment.MINIMAL
 
 
 def test_schedules_get_the_job_zone_and_name() -> None:
