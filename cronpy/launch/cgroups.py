@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import signal
+import time
 from pathlib import Path
 
 
@@ -149,8 +150,14 @@ class RunCgroups:
                 continue  # still populated: its processes are dying
             self._retired.discard(cgroup)
 
-    def close(self) -> None:
+    def close(self, wait: float = 1.0) -> None:
+        """Remove our cgroups, waiting up to ``wait`` seconds for killed runs to empty."""
+        deadline = time.monotonic() + wait
         self.sweep()
+        while self._retired and time.monotonic() < deadline:
+            time.sleep(0.01)
+            self.sweep()
+        self._remove_empty()  # a lost run's cgroup, killed at start, is empty by now
         with contextlib.suppress(OSError):
             self.parent.rmdir()  # only when empty: a leftover run keeps it for the next runner
 

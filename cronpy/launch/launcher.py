@@ -19,65 +19,24 @@ record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from cronpy.launch import cgroups, reaper
 from cronpy.launch.capture import LogCapture, OutputTail
 from cronpy.launch.cgroups import RunCgroups
+from cronpy.launch.child import Child, has_exited, killpg
 from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
 from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
 
 _READ_SIZE = 64 * 1024
 _HOOK_SUCCESS = frozenset({0})
-
-
-@dataclass(eq=False)
-class _Child:
-    """A process being watched: a job's run (``req`` a LaunchRequest) or a hook."""
-
-    req: LaunchRequest | HookRequest
-    popen: subprocess.Popen[bytes]
-    pidfd: int
-    pipe: int | None
-    capture: OutputTail
-    started: float
-    timeout: float | None
-    kill_grace: float
-    due: float | None  # when check_deadlines must act next: the timeout, then SIGKILL
-    ending: Status | None = None  # why we began stopping it: TIMED_OUT, CANCELLED, KILLED
-    reason: str | None = None
-    tag: bytes | None = None  # its CRONPY_RUN_ID entry, which its orphans inherit
-    cgroup: Path | None = None
-
-    def status(self, returncode: int, success_codes: Collection[int]) -> Status:
-        if self.ending is not None:
-            return self.ending
-        if returncode < 0:
-            return Status.KILLED
-        return Status.SUCCEEDED if returncode in success_codes else Status.FAILED
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    # Nothing left to signal, or nothing we may signal: either way nothing more to do.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _has_exited(pid: int) -> bool:
-    """True once ``pid`` (our unreaped child) has exited, without reaping it."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
 
 
 class Launcher:
@@ -101,8 +60,8 @@ class Launcher:
         self.subreaper = subreaper and reaper.become_subreaper()
         self._cgroups = RunCgroups.detect(state_dir) if cgroups else None
         self._spawned = 0
-        self._runs: dict[int, _Child] = {}  # by run id
-        self._hooks: dict[int, _Child] = {}  # by pid
+        self._runs: dict[int, Child] = {}  # by run id
+        self._hooks: dict[int, Child] = {}  # by pid
         self._outcomes: list[Outcome] = []
         self._hook_outcomes: list[HookOutcome] = []
         self._orphans = reaper.Orphans(self.subreaper)
@@ -211,7 +170,7 @@ class Launcher:
 
     # --- internals ---
 
-    def _children(self) -> list[_Child]:
+    def _children(self) -> list[Child]:
         return [*self._runs.values(), *self._hooks.values()]
 
     def _watched(self) -> set[int]:
@@ -224,7 +183,7 @@ class Launcher:
         capture: OutputTail,
         timeout: float | None,
         kill_grace: float,
-    ) -> _Child:
+    ) -> Child:
         """Start ``spawn`` in a session of its own, watched on the selector.
 
         Raises SpawnError with the reason when it cannot start.
@@ -265,7 +224,7 @@ class Launcher:
         try:
             pidfd = os.pidfd_open(popen.pid)
         except OSError as e:  # out of descriptors: we could never see it end, so end it now
-            _killpg(popen.pid, signal.SIGKILL)
+            killpg(popen.pid, signal.SIGKILL)
             if cgroup is not None:
                 cgroups.kill(cgroup)
                 self._cgroups_retire(cgroup)
@@ -275,7 +234,7 @@ class Launcher:
         os.set_blocking(read_end, False)
         started = self._monotonic()
         due = None if timeout is None else started + timeout
-        child = _Child(req, popen, pidfd, read_end, capture, started, timeout, kill_grace, due)
+        child = Child(req, popen, pidfd, read_end, capture, started, timeout, kill_grace, due)
         run_id = spawn.env.get("CRONPY_RUN_ID")
         child.tag = None if run_id is None else f"CRONPY_RUN_ID={run_id}".encode()
         child.cgroup = cgroup
@@ -287,7 +246,7 @@ class Launcher:
         )
         return child
 
-    def _begin_stop(self, child: _Child, status: Status, reason: str, grace: float | None) -> None:
+    def _begin_stop(self, child: Child, status: Status, reason: str, grace: float | None) -> None:
         now = self._monotonic()
         grace = child.kill_grace if grace is None else grace
         if child.ending is not None:
@@ -295,7 +254,7 @@ class Launcher:
             if child.due is not None:
                 child.due = min(child.due, now + grace)
             return
-        if _has_exited(child.popen.pid):
+        if has_exited(child.popen.pid):
             child.due = None  # it ended on its own; the pidfd event reports how
             return
         child.ending, child.reason = status, reason
@@ -318,13 +277,13 @@ class Launcher:
         if self._cgroups is not None:
             self._cgroups.retire(cgroup)
 
-    def _signal_all(self, child: _Child, sig: int) -> None:
+    def _signal_all(self, child: Child, sig: int) -> None:
         """Signal every process of ``child``: its group, its cgroup, and what the walk finds.
 
         The child must not be reaped yet: while it is a zombie its pid, which is its group's
         and session's id, cannot be reused, so none of this can hit a stranger.
         """
-        _killpg(child.popen.pid, sig)
+        killpg(child.popen.pid, sig)
         if child.cgroup is not None:
             cgroups.signal_members(child.cgroup, sig)
             if sig == signal.SIGKILL:
@@ -342,10 +301,10 @@ class Launcher:
         reaper.signal_each(found, sig)
         self._orphans.adopted |= found
 
-    def _on_output(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+    def _on_output(self, child: Child, mask: int = selectors.EVENT_READ) -> None:
         self._read(child, drain=False)
 
-    def _read(self, child: _Child, *, drain: bool) -> None:
+    def _read(self, child: Child, *, drain: bool) -> None:
         while child.pipe is not None:
             try:
                 data = os.read(child.pipe, _READ_SIZE)
@@ -360,13 +319,13 @@ class Launcher:
             if not drain:
                 return  # one read per wake-up keeps a chatty child from starving the loop
 
-    def _close_pipe(self, child: _Child) -> None:
+    def _close_pipe(self, child: Child) -> None:
         if child.pipe is not None:
             self._selector.unregister(child.pipe)
             os.close(child.pipe)
             child.pipe = None
 
-    def _on_exit(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+    def _on_exit(self, child: Child, mask: int = selectors.EVENT_READ) -> None:
         pid = child.popen.pid
         # A child ends when its main process does. Whatever it left in its process group
         # (`cmd &`, a forgotten daemon) is killed now, as systemd does with a service's
@@ -393,7 +352,7 @@ class Launcher:
             self._cgroups_retire(child.cgroup)
         self._orphans.reap(self._watched())
 
-    def _outcome(self, run: _Child, req: LaunchRequest, returncode: int) -> Outcome:
+    def _outcome(self, run: Child, req: LaunchRequest, returncode: int) -> Outcome:
         return Outcome(
             run_id=req.run_id,
             status=run.status(returncode, req.job.success_codes),
@@ -405,7 +364,7 @@ class Launcher:
             ended_monotonic=self._monotonic(),
         )
 
-    def _hook_outcome(self, hook: _Child, req: HookRequest, returncode: int) -> HookOutcome:
+    def _hook_outcome(self, hook: Child, req: HookRequest, returncode: int) -> HookOutcome:
         return HookOutcome(
             job=req.job,
             event=req.event,
