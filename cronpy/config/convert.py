@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronpy.errors import DurationError, did_you_mean
-from cronpy.model import Backoff, Missed, Overlap
+from cronpy.model import Backoff, Environment, Missed, Overlap
 from cronpy.model.durations import parse_duration, parse_size
 
 _HOURS = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
@@ -286,6 +286,7 @@ SCALARS: dict[str, Convert] = {
     "jitter": _duration(positive=False),
     "success_codes": _success_codes,
     "env_file": _abs_path,
+    "environment": _enum(Environment),
     "cwd": _abs_path,
     "user": _string,
     "max_runs": _int(1),

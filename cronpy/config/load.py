@@ -1,10 +1,10 @@
 """Reading a job file, and the entry points the rest of cronpy calls.
 
 ``load_job_file`` reads the file (a regular file; when running as root, one only root can
-change), ``parse_job_file`` decodes it as UTF-8 and parses the TOML, hands the document to
-``cronpy.config.check`` and, if anything is wrong, raises one ``ConfigError`` with every
-problem placed at its line and column by ``cronpy.config.locate``. ``system_timezone`` is the
-zone of jobs that name none.
+change, its real path and directories included), ``parse_job_file`` decodes it as UTF-8 and
+parses the TOML, hands the document to ``cronpy.config.check`` and, if anything is wrong,
+raises one ``ConfigError`` with every problem placed at its line and column by
+``cronpy.config.locate``. ``system_timezone`` is the zone of jobs that name none.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from cronpy.config.check import Checker, check_document
 from cronpy.config.locate import Locator
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import JobFile
+from cronpy.trust import untrusted_reason
 
 _TOML_AT = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
 
@@ -129,26 +130,18 @@ def load_job_file(path: str | Path) -> JobFile:
 
 
 def refuse_if_others_can_write(info: os.stat_result, path: Path, name: str) -> None:
-    """A root runner executes what the file says: only root may be able to change it."""
+    """A root runner executes what the file says: only root may be able to change it, through
+    the file itself, a symlink to it, or any directory on its real path (``cronpy.trust``)."""
     if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(name)
-    reason = None
-    if info.st_uid != 0:
-        reason = f"it is owned by uid {info.st_uid}, not root"
-    elif info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        reason = f"it is writable by group or others (mode {stat.S_IMODE(info.st_mode):04o})"
-    else:
-        parent = os.stat(path.absolute().parent)
-        sticky = parent.st_mode & stat.S_ISVTX
-        if parent.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not sticky:
-            reason = "its directory is writable by group or others, so the file can be replaced"
+    reason = untrusted_reason(path, info, owners={0, os.geteuid()})
     if reason:
         raise ConfigError(
             [
                 Problem(
                     name,
-                    f"refusing to run this job file as root: {reason}; "
-                    "make it owned by root and writable only by root (chmod go-w)",
+                    f"refusing to run this job file as root: {reason}; make the file and its "
+                    "directories owned by root and writable only by root (chmod go-w)",
                 )
             ]
         )

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cronpy.model import LaunchRequest
+from cronpy.launch.envfile import EnvFileError, env_file_text
+from cronpy.model import Environment, LaunchRequest
 
 
 class SpawnError(Exception):
@@ -66,17 +67,37 @@ def parse_env(text: str) -> dict[str, str]:
     return env
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
+def _read_env_file(path: Path, user: pwd.struct_passwd | None) -> dict[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpawnError(f"env_file {path}: {describe(e)}") from e
-    except UnicodeDecodeError as e:
-        raise SpawnError(f"env_file {path}: not UTF-8 text") from e
-    try:
-        return parse_env(text)
-    except ValueError as e:
+        return parse_env(env_file_text(str(path), user))
+    except (EnvFileError, ValueError) as e:
         raise SpawnError(f"env_file {path}: {e}") from e
+
+
+# cron's PATH for every job; a `user =` job that inherits gets /usr/local/bin first, as a
+# login would, but nothing else of the root runner's environment.
+MINIMAL_PATH = "/usr/bin:/bin"
+USER_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def _runner_account() -> pwd.struct_passwd:
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid)
+    except KeyError:  # a uid without a passwd entry (containers): what the process knows
+        home = os.environ.get("HOME", "/")
+        return pwd.struct_passwd((str(uid), "x", uid, os.getegid(), "", home, "/bin/sh"))
+
+
+def clean_env(account: pwd.struct_passwd, path: str) -> dict[str, str]:
+    """What a login of ``account`` starts with, as cron gives it to a job."""
+    return {
+        "HOME": account.pw_dir,
+        "LOGNAME": account.pw_name,
+        "USER": account.pw_name,
+        "SHELL": account.pw_shell or "/bin/sh",
+        "PATH": path,
+    }
 
 
 # --- preparing a spawn -------------------------------------------------------------------
@@ -119,11 +140,15 @@ def prepare(req: LaunchRequest) -> Spawn:
         raise SpawnError("command is empty")
     # ``user`` needs root to switch to; without root the runner warns and ignores it.
     user = _lookup_user(job.user) if job.user and os.geteuid() == 0 else None
-    env = dict(os.environ)
-    if user is not None:
-        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+    minimal = job.environment is Environment.MINIMAL
+    # Another user's job never sees the root runner's environment (its secrets included).
+    account = user or (_runner_account() if minimal else None)
+    if account is None:
+        env = dict(os.environ)
+    else:
+        env = clean_env(account, MINIMAL_PATH if minimal else USER_PATH)
     if job.env_file is not None:
-        env.update(_read_env_file(job.env_file))
+        env.update(_read_env_file(job.env_file, user))
     env.update(job.env)
     env.update(
         CRONPY_JOB=job.name,
@@ -136,9 +161,10 @@ def prepare(req: LaunchRequest) -> Spawn:
     if job.cwd is not None:
         _check_cwd(job.cwd)
         cwd = str(job.cwd)
-    elif user is not None:
-        # As cron does: a job run as another user starts in that user's home.
-        cwd = user.pw_dir if os.path.isdir(user.pw_dir) else "/"
+    elif account is not None:
+        # As cron does: a job run as another user, or with cron's environment, starts in the
+        # home directory.
+        cwd = account.pw_dir if os.path.isdir(account.pw_dir) else "/"
     what = "shell" if isinstance(job.command, str) else "command"
     return Spawn(argv, env, cwd, user, what)
 

@@ -6,8 +6,11 @@ as the key's data. Exits, output and deadlines are thus handled on the loop's
 thread, without helper threads or polling timers.
 
 Every child runs in its own session (``start_new_session``, never ``preexec_fn``,
-which would turn off vfork), so a timeout or cancel signals the whole process
-group, and the end of a child kills whatever it left behind in its group.
+which would turn off vfork). A timeout, cancel or shutdown signals all of the child's
+processes, and its end kills whatever it left behind: its group, and, since commands
+leave their group easily (``timeout``, ``set -m``, ``setsid``), its own cgroup where the
+runner may make one (``cgroups``), else every process ``reaper`` finds to be the child's
+(session, descendants, tagged orphans reparented to the runner as a subreaper).
 
 A job's run writes its output to a log and ends as an ``Outcome`` for its history
 record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
@@ -16,17 +19,19 @@ record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
+from cronpy.launch import cgroups, reaper
 from cronpy.launch.capture import LogCapture, OutputTail
+from cronpy.launch.cgroups import RunCgroups
+from cronpy.launch.child import Child, has_exited, killpg
 from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
 from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
 
@@ -34,58 +39,43 @@ _READ_SIZE = 64 * 1024
 _HOOK_SUCCESS = frozenset({0})
 
 
-@dataclass(eq=False)
-class _Child:
-    """A process being watched: a job's run (``req`` a LaunchRequest) or a hook."""
-
-    req: LaunchRequest | HookRequest
-    popen: subprocess.Popen[bytes]
-    pidfd: int
-    pipe: int | None
-    capture: OutputTail
-    started: float
-    timeout: float | None
-    kill_grace: float
-    due: float | None  # when check_deadlines must act next: the timeout, then SIGKILL
-    ending: Status | None = None  # why we began stopping it: TIMED_OUT, CANCELLED, KILLED
-    reason: str | None = None
-
-    def status(self, returncode: int, success_codes: Collection[int]) -> Status:
-        if self.ending is not None:
-            return self.ending
-        if returncode < 0:
-            return Status.KILLED
-        return Status.SUCCEEDED if returncode in success_codes else Status.FAILED
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    # Nothing left to signal, or nothing we may signal: either way nothing more to do.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-def _has_exited(pid: int) -> bool:
-    """True once ``pid`` (our unreaped child) has exited, without reaping it."""
-    try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
-    except ChildProcessError:
-        return True
-
-
 class Launcher:
+    """``state_dir`` (resolved) goes into every run's CRONPY_STATE_DIR, so orphans and a dead
+    runner's leftovers are told apart from other runners' by it. ``subreaper`` makes this
+    process a child subreaper and ``cgroups`` gives each child a cgroup where that is
+    delegated: both change the whole process, so only a runner asks for them."""
+
     def __init__(
-        self, selector: selectors.BaseSelector, monotonic: Callable[[], float] = time.monotonic
+        self,
+        selector: selectors.BaseSelector,
+        monotonic: Callable[[], float] = time.monotonic,
+        *,
+        state_dir: Path | None = None,
+        subreaper: bool = False,
+        cgroups: bool = False,
     ) -> None:
         self._selector = selector
         self._monotonic = monotonic
-        self._runs: dict[int, _Child] = {}  # by run id
-        self._hooks: dict[int, _Child] = {}  # by pid
+        self._state_dir = state_dir.resolve() if state_dir is not None else None
+        self.subreaper = subreaper and reaper.become_subreaper()
+        self._cgroups = RunCgroups.detect(state_dir) if cgroups else None
+        self._spawned = 0
+        self._runs: dict[int, Child] = {}  # by run id
+        self._hooks: dict[int, Child] = {}  # by pid
         self._outcomes: list[Outcome] = []
         self._hook_outcomes: list[HookOutcome] = []
-        # Groups of ended children that may still hold orphans reparented to us (when the
-        # runner is PID 1 in a container, or a subreaper); reaped as they die.
-        self._orphan_groups: set[int] = set()
+        self._orphans = reaper.Orphans(self.subreaper)
         self.peak_buffered = 0  # most tail bytes one run ever held in memory
+
+    @property
+    def cgroups(self) -> Path | None:
+        """Where runs get their cgroups, or None when the process walk alone stops them."""
+        return None if self._cgroups is None else self._cgroups.parent
+
+    def close(self) -> None:
+        """Remove the cgroups this launcher made (those still holding processes stay)."""
+        if self._cgroups is not None:
+            self._cgroups.close()
 
     @property
     def running(self) -> Mapping[int, int]:
@@ -100,7 +90,10 @@ class Launcher:
         """Start the job; its pid, or an Outcome(SPAWN_ERROR) saying precisely why it could not."""
         capture = LogCapture(req.log_path, req.job.keep.output)
         try:
-            run = self._spawn(req, prepare(req), capture, req.job.timeout, req.job.kill_grace)
+            spawn = prepare(req)
+            if self._state_dir is not None:
+                spawn.env["CRONPY_STATE_DIR"] = str(self._state_dir)
+            run = self._spawn(req, spawn, capture, req.job.timeout, req.job.kill_grace)
         except SpawnError as e:
             return self._spawn_error(req, str(e), capture)
         self._runs[req.run_id] = run
@@ -149,7 +142,7 @@ class Launcher:
                 reason = f"timeout of {child.timeout:g}s exceeded"
                 self._begin_stop(child, Status.TIMED_OUT, reason, None)
             else:
-                _killpg(child.popen.pid, signal.SIGKILL)
+                self._signal_all(child, signal.SIGKILL)
                 child.due = None
 
     def drain(self) -> list[Outcome]:
@@ -163,7 +156,7 @@ class Launcher:
     @property
     def orphan_groups(self) -> int:
         """How many ended children's groups may still hold leftovers for reap_orphans()."""
-        return len(self._orphan_groups)
+        return len(self._orphans.groups)
 
     def reap_orphans(self) -> None:
         """Reap dead leftovers of ended children that were reparented to this process.
@@ -171,12 +164,17 @@ class Launcher:
         Only matters when the runner is PID 1 or a subreaper (otherwise init reaps them):
         call it on SIGCHLD. Each child's end does it too.
         """
-        self._reap_orphans()
+        self._orphans.reap(self._watched())
+        if self._cgroups is not None:
+            self._cgroups.sweep()
 
     # --- internals ---
 
-    def _children(self) -> list[_Child]:
+    def _children(self) -> list[Child]:
         return [*self._runs.values(), *self._hooks.values()]
+
+    def _watched(self) -> set[int]:
+        return {child.popen.pid for child in self._children()}
 
     def _spawn(
         self,
@@ -185,7 +183,7 @@ class Launcher:
         capture: OutputTail,
         timeout: float | None,
         kill_grace: float,
-    ) -> _Child:
+    ) -> Child:
         """Start ``spawn`` in a session of its own, watched on the selector.
 
         Raises SpawnError with the reason when it cannot start.
@@ -194,6 +192,13 @@ class Launcher:
             read_end, write_end = os.pipe()
         except OSError as e:  # out of descriptors: the runner's trouble, but this child's outcome
             raise SpawnError(f"cannot create output pipe: {describe(e)}") from e
+        cgroup = None
+        if self._cgroups is not None:
+            self._spawned += 1
+            name = (
+                f"run-{req.run_id}" if isinstance(req, LaunchRequest) else f"hook-{self._spawned}"
+            )
+            cgroup = self._cgroups.step_in(name)
         try:
             popen = subprocess.Popen(
                 spawn.argv,
@@ -208,20 +213,31 @@ class Launcher:
             )
         except (OSError, ValueError) as e:
             os.close(read_end)
+            if cgroup is not None:
+                self._cgroups_step_out()
+                self._cgroups_retire(cgroup)
             raise SpawnError(popen_failure(e, spawn)) from e
         finally:
             os.close(write_end)
+        if cgroup is not None:
+            self._cgroups_step_out()
         try:
             pidfd = os.pidfd_open(popen.pid)
         except OSError as e:  # out of descriptors: we could never see it end, so end it now
-            _killpg(popen.pid, signal.SIGKILL)
+            killpg(popen.pid, signal.SIGKILL)
+            if cgroup is not None:
+                cgroups.kill(cgroup)
+                self._cgroups_retire(cgroup)
             popen.wait()
             os.close(read_end)
             raise SpawnError(f"cannot watch pid {popen.pid}: {describe(e)}") from e
         os.set_blocking(read_end, False)
         started = self._monotonic()
         due = None if timeout is None else started + timeout
-        child = _Child(req, popen, pidfd, read_end, capture, started, timeout, kill_grace, due)
+        child = Child(req, popen, pidfd, read_end, capture, started, timeout, kill_grace, due)
+        run_id = spawn.env.get("CRONPY_RUN_ID")
+        child.tag = None if run_id is None else f"CRONPY_RUN_ID={run_id}".encode()
+        child.cgroup = cgroup
         self._selector.register(
             pidfd, selectors.EVENT_READ, functools.partial(self._on_exit, child)
         )
@@ -230,7 +246,7 @@ class Launcher:
         )
         return child
 
-    def _begin_stop(self, child: _Child, status: Status, reason: str, grace: float | None) -> None:
+    def _begin_stop(self, child: Child, status: Status, reason: str, grace: float | None) -> None:
         now = self._monotonic()
         grace = child.kill_grace if grace is None else grace
         if child.ending is not None:
@@ -238,21 +254,57 @@ class Launcher:
             if child.due is not None:
                 child.due = min(child.due, now + grace)
             return
-        if _has_exited(child.popen.pid):
+        if has_exited(child.popen.pid):
             child.due = None  # it ended on its own; the pidfd event reports how
             return
         child.ending, child.reason = status, reason
-        _killpg(child.popen.pid, signal.SIGTERM)
+        self._signal_all(child, signal.SIGTERM)
         if grace > 0:
             child.due = now + grace
         else:
-            _killpg(child.popen.pid, signal.SIGKILL)
+            self._signal_all(child, signal.SIGKILL)
             child.due = None
 
-    def _on_output(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+    def _cgroups_step_out(self) -> None:
+        assert self._cgroups is not None
+        try:
+            self._cgroups.step_out()
+        except OSError:
+            # Stuck in a run's cgroup, the runner would die with that run: stop using them.
+            self._cgroups = None
+
+    def _cgroups_retire(self, cgroup: Path) -> None:
+        if self._cgroups is not None:
+            self._cgroups.retire(cgroup)
+
+    def _signal_all(self, child: Child, sig: int) -> None:
+        """Signal every process of ``child``: its group, its cgroup, and what the walk finds.
+
+        The child must not be reaped yet: while it is a zombie its pid, which is its group's
+        and session's id, cannot be reused, so none of this can hit a stranger.
+        """
+        killpg(child.popen.pid, sig)
+        if child.cgroup is not None:
+            cgroups.signal_members(child.cgroup, sig)
+            if sig == signal.SIGKILL:
+                return  # cgroup.kill reached everything that could have left the group
+        spare = [c.popen.pid for c in self._children() if c is not child]
+        state = f"CRONPY_STATE_DIR={self._state_dir}".encode() if self._state_dir else None
+        found = reaper.processes_of(
+            child.popen.pid,
+            child.tag,
+            state_tag=state,
+            under_init=not self.subreaper,
+            spare=spare,
+        )
+        found.discard(child.popen.pid)  # signalled with its group; reaped by its pidfd
+        reaper.signal_each(found, sig)
+        self._orphans.adopted |= found
+
+    def _on_output(self, child: Child, mask: int = selectors.EVENT_READ) -> None:
         self._read(child, drain=False)
 
-    def _read(self, child: _Child, *, drain: bool) -> None:
+    def _read(self, child: Child, *, drain: bool) -> None:
         while child.pipe is not None:
             try:
                 data = os.read(child.pipe, _READ_SIZE)
@@ -267,20 +319,21 @@ class Launcher:
             if not drain:
                 return  # one read per wake-up keeps a chatty child from starving the loop
 
-    def _close_pipe(self, child: _Child) -> None:
+    def _close_pipe(self, child: Child) -> None:
         if child.pipe is not None:
             self._selector.unregister(child.pipe)
             os.close(child.pipe)
             child.pipe = None
 
-    def _on_exit(self, child: _Child, mask: int = selectors.EVENT_READ) -> None:
+    def _on_exit(self, child: Child, mask: int = selectors.EVENT_READ) -> None:
         pid = child.popen.pid
         # A child ends when its main process does. Whatever it left in its process group
         # (`cmd &`, a forgotten daemon) is killed now, as systemd does with a service's
         # cgroup: otherwise it would outlive the child, hold the output pipe open and escape
         # timeouts. The main process is an unreaped zombie at this point, so its pid - the
-        # group's id - cannot have been reused: signalling the group is race-free.
-        _killpg(pid, signal.SIGKILL)
+        # group's id - cannot have been reused: signalling the group is race-free. The same
+        # goes for what left the group (cgroup, or the walk: session, descendants, orphans).
+        self._signal_all(child, signal.SIGKILL)
         self._read(child, drain=True)
         self._close_pipe(child)
         returncode = child.popen.wait()
@@ -294,10 +347,12 @@ class Launcher:
             self.peak_buffered = max(self.peak_buffered, child.capture.peak_buffered)
             del self._runs[child.req.run_id]
             self._outcomes.append(self._outcome(child, child.req, returncode))
-        self._orphan_groups.add(pid)
-        self._reap_orphans()
+        self._orphans.groups.add(pid)
+        if child.cgroup is not None:
+            self._cgroups_retire(child.cgroup)
+        self._orphans.reap(self._watched())
 
-    def _outcome(self, run: _Child, req: LaunchRequest, returncode: int) -> Outcome:
+    def _outcome(self, run: Child, req: LaunchRequest, returncode: int) -> Outcome:
         return Outcome(
             run_id=req.run_id,
             status=run.status(returncode, req.job.success_codes),
@@ -309,7 +364,7 @@ class Launcher:
             ended_monotonic=self._monotonic(),
         )
 
-    def _hook_outcome(self, hook: _Child, req: HookRequest, returncode: int) -> HookOutcome:
+    def _hook_outcome(self, hook: Child, req: HookRequest, returncode: int) -> HookOutcome:
         return HookOutcome(
             job=req.job,
             event=req.event,
@@ -321,19 +376,6 @@ class Launcher:
             reason=hook.reason,
             duration=self._monotonic() - hook.started,
         )
-
-    def _reap_orphans(self) -> None:
-        # waitid(P_PGID) touches only the ended children's groups, never another child of
-        # the runner. A group stays listed while one of our children in it lives, which also
-        # keeps its id from being reused before we drop it.
-        for pgid in list(self._orphan_groups):
-            while True:
-                try:
-                    if os.waitid(os.P_PGID, pgid, os.WEXITED | os.WNOHANG) is None:
-                        break
-                except ChildProcessError:
-                    self._orphan_groups.discard(pgid)
-                    break
 
     def _spawn_error(self, req: LaunchRequest, reason: str, capture: LogCapture) -> Outcome:
         # Written to the run's log too, so `cronpy logs` of this run says what went wrong.

@@ -4,7 +4,7 @@ Nothing here reads a clock, a file or a database. Times are aware datetimes in U
 durations are float seconds; sizes are int bytes.
 """
 
-from cronpy.model.enums import Backoff, Missed, Overlap, SkipReason, Status, Trigger
+from cronpy.model.enums import Backoff, Environment, Missed, Overlap, SkipReason, Status, Trigger
 from cronpy.model.job import Job, JobFile, Keep, Notify, Retry, RunnerSettings, Window
 from cronpy.model.run import (
     Claim,
@@ -27,6 +27,7 @@ __all__ = [
     "Claim",
     "Control",
     "ControlKind",
+    "Environment",
     "Finish",
     "HookOutcome",
     "HookRequest",

@@ -18,6 +18,13 @@ class Overlap(StrEnum):
     REPLACE = "replace"
 
 
+class Environment(StrEnum):
+    """What a job's process starts with besides its own ``env``/``env_file`` and CRONPY_*."""
+
+    INHERIT = "inherit"  # the runner's environment
+    MINIMAL = "minimal"  # cron's: HOME, LOGNAME, USER, SHELL, PATH=/usr/bin:/bin
+
+
 class Backoff(StrEnum):
     CONSTANT = "constant"
     LINEAR = "linear"

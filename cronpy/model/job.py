@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from cronpy.model.enums import Backoff, Missed, Overlap
+from cronpy.model.enums import Backoff, Environment, Missed, Overlap
 
 if TYPE_CHECKING:  # keeps the schedule code out of read commands that only touch runs
     import random
@@ -89,6 +89,7 @@ class Job:
     success_codes: frozenset[int] = frozenset({0})
     env: Mapping[str, str] = field(default_factory=dict)
     env_file: Path | None = None
+    environment: Environment = Environment.INHERIT
     cwd: Path | None = None
     user: str | None = None
     window: Window | None = None

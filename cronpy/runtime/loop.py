@@ -63,7 +63,11 @@ class Runner:
         # waiting longer would block the loop (timeouts, output) while another process holds it.
         self.store = open_store(state_dir, store_url, busy_timeout=1.0)
         self.selector = selectors.DefaultSelector()
-        self.launcher = Launcher(self.selector, self.clock.monotonic)
+        # A runner owns its jobs' trees: orphans come back to it, each run gets a cgroup
+        # where one can be made, and CRONPY_STATE_DIR is the state dir's real path.
+        self.launcher = Launcher(
+            self.selector, self.clock.monotonic, state_dir=state_dir, subreaper=True, cgroups=True
+        )
         self.host = socket.gethostname()
         self.runner_id = self.store.register_runner(self.host, os.getpid(), self.clock.now())
         boot_id, boot_time = boot_identity()
@@ -263,6 +267,7 @@ class Runner:
             self.scheduler.stalled(slept - self._awake_within)
 
     def close(self) -> None:
+        self.launcher.close()
         self.store.close()
         if hasattr(self, "_wake"):
             self._wake.close()

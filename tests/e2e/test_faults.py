@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import E2E, FAULT_REPORT, WAIT, Runner, dt_to_us, wait_for
+from .conftest import E2E, FAULT_REPORT, WAIT, Runner, dt_to_us, pid_alive, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -244,3 +244,53 @@ def test_no_fault_means_no_kill(e2e: E2E) -> None:
     assert os.path.exists(marker)
     checked = check_invariant(runner.db_runs("count"), marker_starts(marker), "no fault")
     assert checked["starts"] >= 2
+
+
+def test_leftovers_are_killed_after_a_restart_through_a_symlinked_state_dir(
+    e2e: E2E, tmp_path: Path
+) -> None:
+    """Issue 17 item 8: the lost run's processes die although the new runner spells the state
+    directory differently, whether they still carry the run's environment (but left the run's
+    cgroup) or cleared it (but stayed in the cgroup)."""
+    from cronpy.launch.cgroups import own_cgroup
+
+    tagged, cleared = e2e.root / "tagged.pid", e2e.root / "cleared.pid"
+    home = own_cgroup()
+    # A root job can move itself out of its cgroup; then only its environment gives it away.
+    leave = f"echo $$ > {home}/cgroup.procs 2>/dev/null;" if home is not None else ""
+    command = (
+        f"setsid sh -c '{leave} echo $$ > {tagged}; exec sleep 1011' & "
+        f"setsid env -i sh -c 'echo $$ > {cleared}; exec sleep 1012' & "
+        "sleep 300"
+    )
+    e2e.write_jobs(
+        '[cronpy]\nshutdown_grace = "1s"\n'
+        f'[jobs.leaky]\nschedule = "0 0 1 1 *"\ncommand = """{command}"""\n'
+    )
+    first = e2e.start(args=["--state-dir", str(e2e.state_dir)])
+    first.cli("trigger", "leaky", check=0)
+    (run,) = first.wait_runs("leaky", 1, status="running")
+    first.wait_for(lambda: tagged.exists() and cleared.exists(), WAIT, "the escapees")
+    pids = {"tagged": int(tagged.read_text()), "cleared": int(cleared.read_text())}
+    first.proc.kill()
+    assert first.wait_exit() == -signal.SIGKILL
+    assert all(pid_alive(p) for p in pids.values()), "both should outlive their runner"
+
+    link = tmp_path / "state-link"
+    link.symlink_to(e2e.state_dir)
+    second = e2e.start(args=["--state-dir", str(link)])
+    second.wait_event("lost", run=run["id"])
+    second.wait_event("killed-leftovers")
+    survivors = {}
+    try:
+        wait_for(lambda: not any(pid_alive(p) for p in pids.values()), 5, "the leftovers to die")
+    except AssertionError:
+        survivors = {k: p for k, p in pids.items() if pid_alive(p)}
+    for pid in survivors.values():
+        os.kill(pid, signal.SIGKILL)
+    if home is None:
+        FAULT_REPORT.append("symlinked state dir: NO CGROUP; the env-cleared escapee not checked")
+        assert "tagged" not in survivors, survivors
+        return
+    FAULT_REPORT.append(f"symlinked state dir, cgroup {home}: survivors {survivors or 'none'}")
+    assert not survivors, f"survived the lost run: {survivors}"

@@ -13,10 +13,10 @@ import pytest
 
 from cronpy.config import load_job_file, parse_job_file, system_timezone
 from cronpy.config.convert import JOB_KEYS
-from cronpy.config.load import refuse_if_others_can_write
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import (
     Backoff,
+    Environment,
     JobFile,
     Keep,
     Missed,
@@ -67,6 +67,7 @@ jitter = "2m"
 success_codes = [0, 3]
 env = { RESTIC_REPOSITORY = "/mnt/backup" }
 env_file = "/etc/cronpy/backup.env"
+environment = "minimal"
 cwd = "/srv"
 user = "backup"
 window = { days = "mon-fri", hours = ["09:00-12:00", "13:00-17:00"] }
@@ -112,6 +113,7 @@ def test_every_key_is_accepted_and_typed() -> None:
     assert job.success_codes == frozenset({0, 3})
     assert dict(job.env) == {"RESTIC_REPOSITORY": "/mnt/backup"}
     assert job.env_file == Path("/etc/cronpy/backup.env")
+    assert job.environment is Environment.MINIMAL
     assert job.cwd == Path("/srv")
     assert job.user == "backup"
     assert job.window == Window(
@@ -155,6 +157,29 @@ def test_unset_keys_take_the_model_defaults() -> None:
     assert job.window is None and job.notify is None and job.timeout is None
     assert job.hook_timeout == 60
     assert job.enabled is True and job.after == () and dict(job.env) == {}
+    assert job.environment is Environment.INHERIT
+
+
+def test_environment_is_a_job_or_defaults_key_with_two_values() -> None:
+    job_file = parse(
+        """
+        [defaults]
+        environment = "minimal"
+        [jobs.a]
+        schedule = "@daily"
+        command = "true"
+        [jobs.b]
+        schedule = "@daily"
+        command = "true"
+        environment = "inherit"
+        """
+    )
+    assert job_file.jobs["a"].environment is Environment.MINIMAL
+    assert job_file.jobs["b"].environment is Environment.INHERIT
+    problem = only('[jobs.a]\nschedule = "@daily"\ncommand = "true"\nenvironment = "minimul"\n')
+    assert problem.key == "environment"
+    assert "expected one of inherit, minimal; got 'minimul'" in problem.message
+    assert "did you mean 'minimal'" in problem.message
 
 
 def test_env_is_read_only() -> None:
@@ -738,23 +763,76 @@ def test_root_refuses_a_file_others_can_write(
         load_job_file(path)
 
 
+def safe_dir(tmp_path: Path) -> Path:
+    """A 0755 directory in a chain of root-owned directories no one else may write: pytest's
+    0700 tmp dirs, then /tmp (sticky, which is fine for an ancestor), then /."""
+    directory = tmp_path / "safe"
+    directory.mkdir()
+    directory.chmod(0o755)
+    tmp_path.chmod(0o700)
+    return directory
+
+
+JOBS = '[jobs.a]\nschedule = "@daily"\ncommand = "true"\n'
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="the ownership rules apply to root")
+
+
+@needs_root
+def test_root_accepts_a_file_in_a_safe_directory_chain(tmp_path: Path) -> None:
+    path = write(safe_dir(tmp_path) / "jobs.toml", JOBS)
+    assert list(load_job_file(path).jobs) == ["a"]
+
+
+@needs_root
 def test_root_refuses_a_file_owned_by_another_user(tmp_path: Path) -> None:
-    path = write(tmp_path / "jobs.toml", "")
-    info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 1000, 1000, 0, 0, 0, 0))
-    with pytest.raises(ConfigError, match="owned by uid 1000, not root"):
-        refuse_if_others_can_write(info, path, str(path))
+    path = write(safe_dir(tmp_path) / "jobs.toml", JOBS)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(ConfigError, match="is owned by uid 65534, not root"):
+        load_job_file(path)
 
 
-def test_root_refuses_a_file_in_a_directory_others_can_write(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@needs_root
+def test_root_refuses_a_symlink_to_a_file_in_a_directory_others_can_write(
+    tmp_path: Path,
 ) -> None:
-    path = write(tmp_path / "jobs.toml", "")
-    tmp_path.chmod(0o777)
-    info = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, 0, 0, 0, 0))
-    with pytest.raises(ConfigError, match="directory is writable"):
-        refuse_if_others_can_write(info, path, str(path))
-    tmp_path.chmod(0o777 | stat.S_ISVTX)  # like /tmp: others cannot replace our file
-    refuse_if_others_can_write(info, path, str(path))
+    """The link sits in a safe directory, but the file it names can be replaced by anyone."""
+    open_dir = tmp_path / "open"
+    open_dir.mkdir()
+    open_dir.chmod(0o777)
+    target = write(open_dir / "jobs.toml", JOBS)
+    link = safe_dir(tmp_path) / "jobs.toml"
+    link.symlink_to(target)
+    with pytest.raises(ConfigError) as info:
+        load_job_file(link)
+    message = str(info.value)
+    assert f"its directory {open_dir} is writable by group or others (mode 0777)" in message
+    assert "refusing to run this job file as root" in message
+
+
+@needs_root
+def test_root_refuses_a_file_whose_ancestor_others_can_write(tmp_path: Path) -> None:
+    """Whoever can write an ancestor can rename the directories below it and swap the file."""
+    inner = safe_dir(tmp_path) / "inner"
+    inner.mkdir(mode=0o755)
+    path = write(inner / "jobs.toml", JOBS)
+    (tmp_path / "safe").chmod(0o775)
+    with pytest.raises(ConfigError, match=f"its directory {tmp_path / 'safe'} is writable"):
+        load_job_file(path)
+    (tmp_path / "safe").chmod(0o755)
+    os.chown(tmp_path / "safe", 65534, 65534)
+    with pytest.raises(ConfigError, match=f"its directory {tmp_path / 'safe'} is owned by uid"):
+        load_job_file(path)
+
+
+@needs_root
+def test_root_refuses_a_sticky_directory_as_the_files_own(tmp_path: Path) -> None:
+    """/tmp is fine above the file (sticky: others cannot replace root's entries), not as the
+    directory the file itself lives in."""
+    directory = safe_dir(tmp_path)
+    path = write(directory / "jobs.toml", JOBS)
+    directory.chmod(0o777 | stat.S_ISVTX)
+    with pytest.raises(ConfigError, match=f"its directory {directory} is writable"):
+        load_job_file(path)
 
 
 @pytest.mark.usefixtures("not_root")
@@ -767,6 +845,7 @@ def test_the_example_file_loads() -> None:
     # It shows every key of DESIGN §2 at least once.
     used = {line.split("=")[0].strip() for line in EXAMPLE.read_text().splitlines()}
     assert set(JOB_KEYS) - used == {"user", "env_file"}  # shown commented out
+    assert job_file.jobs["boot"].environment is Environment.MINIMAL
 
 
 def test_schedules_get_the_job_zone_and_name() -> None:
