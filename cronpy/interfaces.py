@@ -122,10 +122,34 @@ class Notifier(Protocol):
         ...
 
 
+class Listener(Protocol):
+    """Wake-ups from the store (PostgreSQL LISTEN/NOTIFY)."""
+
+    def fileno(self) -> int: ...
+
+    def drain(self) -> bool:
+        """Consume what arrived; True if anything did."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Store(ABC):
     # -- runners -----------------------------------------------------------------------------
+    shared = False
+    """True where several runners, on several hosts, may use the store at once (PostgreSQL):
+    the runtime then takes leases, heartbeats, hands work to its peers and listens."""
+
     @abstractmethod
-    def register_runner(self, host: str, pid: int, at: datetime) -> int: ...
+    def register_runner(
+        self,
+        host: str,
+        pid: int,
+        at: datetime,
+        *,
+        file_hash: str | None = None,
+        version: str | None = None,
+    ) -> int: ...
 
     @abstractmethod
     def heartbeat(self, runner_id: int, at: datetime, note: str | None = None) -> None: ...
@@ -280,6 +304,16 @@ class Store(ABC):
         job: str | None = None,
         run_id: int | None = None,
     ) -> int: ...
+
+    @abstractmethod
+    def controls_since(self, after_id: int) -> list[Control]:
+        """Every control with an id above ``after_id``, answered or not, oldest first: how each
+        of several runners sees the requests meant for all of them (reload, pause changes)."""
+
+    def listen(self) -> Listener | None:
+        """A file descriptor that becomes readable when a command pushed a control, for the
+        runner's selector; None where the store cannot tell (the local wake socket does)."""
+        return None
 
     @abstractmethod
     def pending_controls(self) -> list[Control]:

@@ -120,6 +120,8 @@ class RunnerInfo:
     heartbeat_at: datetime
     stopped_at: datetime | None = None
     note: str | None = None  # e.g. "degraded: disk full, 3 writes pending"
+    file_hash: str | None = None  # of the job file it runs: runners sharing a store compare it
+    version: str | None = None  # cronpy's version
 
 
 class ControlKind(StrEnum):

@@ -776,3 +776,26 @@ def test_no_store_reads_the_clock() -> None:
                 if name in CLOCK_READS:
                     reads.append(f"{path.relative_to(package)}:{node.lineno}: {name}()")
     assert reads == []
+
+
+# -- many runners ------------------------------------------------------------------------------
+
+
+def test_runners_register_with_their_job_file_and_version(store: Store) -> None:
+    first = store.register_runner("host-a", 10, at(0), file_hash="abc123", version="0.1.0")
+    second = store.register_runner("host-b", 20, at(1))
+    runners = {r.id: r for r in store.live_runners()}
+    assert (runners[first].file_hash, runners[first].version) == ("abc123", "0.1.0")
+    assert (runners[second].file_hash, runners[second].version) == (None, None)
+
+
+def test_controls_since_shows_answered_ones_too_for_runners_that_missed_them(
+    store: Store,
+) -> None:
+    reload = store.push_control(ControlKind.RELOAD, at(0))
+    wake = store.push_control(ControlKind.WAKE, at(1))
+    store.complete_control(reload, at(2), result="reloaded: 3 jobs")
+    assert [c.id for c in store.controls_since(0)] == [reload, wake]
+    assert [c.id for c in store.controls_since(reload)] == [wake]
+    assert store.controls_since(wake) == []
+    assert [c.id for c in store.pending_controls()] == [wake]

@@ -164,3 +164,25 @@ def test_cronpy_run_with_a_refused_store_exits_3_with_one_line(
     assert code == 3
     assert err.count("\n") == 1 and "password authentication failed" in err
     assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_a_pushed_control_wakes_a_listening_runner_without_polling(postgres_url: str) -> None:
+    import selectors
+
+    from cronpy.model import ControlKind
+    from cronpy.store.postgres import PostgresStore
+
+    runner_side, command_side = PostgresStore(postgres_url), PostgresStore(postgres_url)
+    listener = runner_side.listen()
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
+            assert selector.select(0.2) == []  # nothing pushed: nothing to read
+            command_side.push_control(ControlKind.WAKE, datetime.now(UTC))
+            assert selector.select(5.0), "the NOTIFY did not arrive"
+            assert listener.drain() is True
+            assert listener.drain() is False  # drained: quiet again
+    finally:
+        listener.close()
+        runner_side.close()
+        command_side.close()

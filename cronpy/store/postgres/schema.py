@@ -111,7 +111,16 @@ def _v2_retry_chains_and_late(db: Conn) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN late text")
 
 
-MIGRATIONS: list[Callable[[Conn], None]] = [_v1_initial, _v2_retry_chains_and_late]
+def _v3_runner_identity(db: Conn) -> None:
+    """Which job file (by hash) and which cronpy each runner runs, for status."""
+    db.execute("ALTER TABLE runners ADD COLUMN file_hash text, ADD COLUMN version text")
+
+
+MIGRATIONS: list[Callable[[Conn], None]] = [
+    _v1_initial,
+    _v2_retry_chains_and_late,
+    _v3_runner_identity,
+]
 
 
 def schema_version(db: Conn, where: str) -> int:

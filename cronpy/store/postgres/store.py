@@ -56,7 +56,32 @@ _SAVE_JOBS = (
 )
 
 
+WAKE_CHANNEL = "cronpy"  # NOTIFY'd with every control a command pushes
+
+
+class PostgresListener:
+    """A second connection that LISTENs for controls, for the runner's selector."""
+
+    def __init__(self, url: str, where: str) -> None:
+        self.where = where
+        self._db = connect(url, readonly=True)
+        with guard(where):
+            self._db.execute(f"LISTEN {WAKE_CHANNEL}")
+
+    def fileno(self) -> int:
+        return self._db.fileno()
+
+    def drain(self) -> bool:
+        with guard(self.where):
+            return any(True for _ in self._db.notifies(timeout=0))
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class PostgresStore(Store):
+    shared = True
+
     def __init__(self, url: str, *, readonly: bool = False) -> None:
         self.url = url
         self.where = describe(url)  # user@host:port/dbname: for messages, no password
@@ -89,11 +114,19 @@ class PostgresStore(Store):
             return self._conn().execute(sql, params).fetchone()
 
     # -- runners -------------------------------------------------------------------------------
-    def register_runner(self, host: str, pid: int, at: datetime) -> int:
+    def register_runner(
+        self,
+        host: str,
+        pid: int,
+        at: datetime,
+        *,
+        file_hash: str | None = None,
+        version: str | None = None,
+    ) -> int:
         row = self._one(
-            "INSERT INTO runners (host, pid, started_at, heartbeat_at) VALUES (%s, %s, %s, %s)"
-            " RETURNING id",
-            (host, pid, aware(at), at),
+            "INSERT INTO runners (host, pid, started_at, heartbeat_at, file_hash, version)"
+            " VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (host, pid, aware(at), at, file_hash, version),
         )
         return int(row[0])
 
@@ -339,12 +372,23 @@ class PostgresStore(Store):
         job: str | None = None,
         run_id: int | None = None,
     ) -> int:
+        # the NOTIFY goes out with the insert's commit: every listening runner wakes
         row = self._one(
-            "INSERT INTO controls (kind, requested_at, job, run_id) VALUES (%s, %s, %s, %s)"
-            " RETURNING id",
-            (kind.value, aware(at), job, run_id),
+            "WITH c AS (INSERT INTO controls (kind, requested_at, job, run_id)"
+            " VALUES (%s, %s, %s, %s) RETURNING id)"
+            f" SELECT id, pg_notify('{WAKE_CHANNEL}', %s) FROM c",
+            (kind.value, aware(at), job, run_id, kind.value),
         )
         return int(row[0])
+
+    def controls_since(self, after_id: int) -> list[Control]:
+        rows = self._all(
+            f"SELECT {CONTROL_COLUMNS} FROM controls WHERE id > %s ORDER BY id", (after_id,)
+        )
+        return [control_from_row(r) for r in rows]
+
+    def listen(self) -> PostgresListener:
+        return PostgresListener(self.url, self.where)
 
     def pending_controls(self) -> list[Control]:
         rows = self._all(

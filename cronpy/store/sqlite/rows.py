@@ -30,7 +30,9 @@ JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
     " boot_id, retries, schedule, timezone, command, present, late"
 )
-RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, stopped_at, note"
+RUNNER_COLUMNS = (
+    "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
+)
 CONTROL_COLUMNS = "id, kind, requested_at, job, run_id, taken_at, result"
 
 
@@ -127,6 +129,8 @@ def runner_from_row(row: Sequence[Any]) -> RunnerInfo:
         heartbeat_at=from_us(row[4]),
         stopped_at=from_us_or_none(row[5]),
         note=row[6],
+        file_hash=row[7],
+        version=row[8],
     )
 
 

@@ -143,11 +143,18 @@ def _v4_late_flag(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN late TEXT")
 
 
+def _v5_runner_identity(db: sqlite3.Connection) -> None:
+    """Which job file (by hash) and which cronpy each runner runs, for status."""
+    db.execute("ALTER TABLE runners ADD COLUMN file_hash TEXT")
+    db.execute("ALTER TABLE runners ADD COLUMN version TEXT")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_leases_and_holders,
     _v3_retry_chains,
     _v4_late_flag,
+    _v5_runner_identity,
 ]
 
 

@@ -85,12 +85,20 @@ class SqliteStore(Store):
             return self._db.execute(sql, params).fetchone()
 
     # -- runners -------------------------------------------------------------------------------
-    def register_runner(self, host: str, pid: int, at: datetime) -> int:
+    def register_runner(
+        self,
+        host: str,
+        pid: int,
+        at: datetime,
+        *,
+        file_hash: str | None = None,
+        version: str | None = None,
+    ) -> int:
         with self.atomic() as db:
             row = db.execute(
-                "INSERT INTO runners (host, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)"
-                " RETURNING id",
-                (host, pid, to_us(at), to_us(at)),
+                "INSERT INTO runners (host, pid, started_at, heartbeat_at, file_hash, version)"
+                " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                (host, pid, to_us(at), to_us(at), file_hash, version),
             ).fetchone()
         return int(row[0])
 
@@ -352,6 +360,12 @@ class SqliteStore(Store):
                 (kind.value, to_us(at), job, run_id),
             ).fetchone()
         return int(row[0])
+
+    def controls_since(self, after_id: int) -> list[Control]:
+        rows = self._all(
+            f"SELECT {CONTROL_COLUMNS} FROM controls WHERE id > ? ORDER BY id", (after_id,)
+        )
+        return [control_from_row(r) for r in rows]
 
     def pending_controls(self) -> list[Control]:
         rows = self._all(
