@@ -25,6 +25,7 @@ class Start:
     trigger: Trigger
     attempt: int
     control_id: int | None = None
+    handed: bool = False  # waited its handoff: claim it now, whichever runner is preferred
 
     @property
     def cursor(self) -> datetime | None:
@@ -102,6 +103,7 @@ class Reload:
 
     control_id: int
     at: datetime
+    answer: bool = True  # False: another runner answered it already
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,11 @@ Log = Callable[..., None]
 
 
 class Board:
-    def __init__(self, job_file: JobFile, log: Log) -> None:
+    def __init__(self, job_file: JobFile, log: Log, *, shared: bool = False) -> None:
         self.job_file = job_file
+        # other runners share the store: a claim found taken, a cancel of a run we do not
+        # hold, were handled by one of them, and are theirs to answer
+        self.shared = shared
         self.log = log
         self.jobs: dict[str, JobRuntime] = {}
         self.by_run: dict[int, str] = {}  # run id -> job name, for the runs going on
@@ -102,13 +105,14 @@ class Board:
         trigger: Trigger,
         attempt: int = 1,
         control_id: int | None = None,
+        handed: bool = False,
     ) -> bool:
         """Decide a start. It is claimed with every other start of the batch in one
         transaction; until then the job counts as busy. False when the runner is stopping."""
         if self.stopping:
             return False
         rt.starting += 1
-        self.emit(Start(rt.job, scheduled_at, trigger, attempt, control_id))
+        self.emit(Start(rt.job, scheduled_at, trigger, attempt, control_id, handed))
         return True
 
     def complete(

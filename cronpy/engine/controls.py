@@ -22,21 +22,25 @@ class Controls:
 
     def handle(self, control: Control, now: datetime) -> None:
         kind = control.kind
+        answered = control.taken_at is not None  # by another runner sharing the store
         if kind is ControlKind.TRIGGER:
-            self._trigger(control, now)
+            if not answered:
+                self._trigger(control, now)
         elif kind is ControlKind.CANCEL:
             targets = self._cancel_targets(control)
             for run_id in targets:
                 self.board.emit(Stop(run_id, "cancelled"))
+            if answered or (self.board.shared and not targets):
+                return  # a run this runner does not hold: its own runner answers
             self.board.complete(
                 control.id,
                 now,
                 run_id=targets[0] if len(targets) == 1 else None,
                 result=f"cancelling {len(targets)} run(s)" if targets else "not running",
             )
-        elif kind is ControlKind.RELOAD:
-            self.board.emit(Reload(control.id, now))
-        else:  # WAKE: the engine applies the pauses read with it
+        elif kind is ControlKind.RELOAD:  # every runner rereads its own file; one answers
+            self.board.emit(Reload(control.id, now, answer=not answered))
+        elif not answered:  # WAKE: the engine applies the pauses read with it
             self.board.complete(control.id, now, result="ok")
 
     def _trigger(self, control: Control, now: datetime) -> None:

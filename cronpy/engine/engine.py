@@ -41,8 +41,9 @@ class Engine:
         boot_time: datetime | None = None,
         log: Log | None = None,
         rng: random.Random | None = None,
+        shared: bool = False,
     ) -> None:
-        self.board = Board(job_file, log or (lambda event, **fields: None))
+        self.board = Board(job_file, log or (lambda event, **fields: None), shared=shared)
         self.occurrences = Occurrences(self.board)
         self.outcomes = Outcomes(self.board, self.occurrences, host, rng or random.Random())
         self.controls = Controls(self.board, self.occurrences)
@@ -83,12 +84,17 @@ class Engine:
         self.board.live_since = now
         self._last_clock = (monotonic, boottime)
         self._adopt(self.job_file, stored, now)
-        for run in lost:
+        self.lost(lost, now)
+        self._fire_reboot_jobs(now)
+
+    def lost(self, runs: Sequence[Run], now: datetime) -> None:
+        """Runs whose runner died (found at start, or by a lease that expired on another
+        runner): their retry policy applies here, whichever runner ran them."""
+        for run in runs:
             self.board.log("lost", job=run.job, run=run.id, reason=run.reason)
             rt = self.board.jobs.get(run.job)
             if rt is not None:
                 self.outcomes.after_final(rt, run, now)
-        self._fire_reboot_jobs(now)
 
     def reload(self, job_file: JobFile, stored: Mapping[str, JobState], now: datetime) -> None:
         """Swap in a new job file: jobs keep state by name; running runs go on undisturbed."""
@@ -117,11 +123,14 @@ class Engine:
         outcomes: Iterable[Outcome] = (),
         controls: Iterable[Control] = (),
         pauses: Mapping[str, JobState] | None = None,
+        lost: Sequence[Run] = (),
     ) -> None:
         """Decide everything due at ``now``: ended runs, requests from commands (``pauses``
         are the stored pause states read with a WAKE control), and due occurrences."""
         board = self.board
         self._detect_suspend(now, monotonic, boottime)
+        if lost:
+            self.lost(lost, now)
         for outcome in outcomes:
             self._ended(outcome, now)
         if board.stopping:
@@ -180,7 +189,7 @@ class Engine:
             self.board.gap(now, f"the state database refused writes for {took}")
         if start.trigger is Trigger.RETRY:
             self.board.drop_retry(rt, start.scheduled_at)  # its claim now carries it
-        if start.control_id is not None:
+        if start.control_id is not None and (run_id or not self.board.shared):
             said = "started" if run_id else "already claimed"
             if run_id and not rt.job.enabled:
                 said += " (the job is disabled: it runs only when triggered)"
@@ -223,6 +232,24 @@ class Engine:
             attempt=start.attempt,
             lateness=round((started_at - start.scheduled_at).total_seconds(), 3),
         )
+
+    def claims_deferred(self, starts: Sequence[Start], until: datetime) -> None:
+        """These occurrences are another runner's to claim first (work spreading): wait until
+        ``until``, then claim them if it has not."""
+        for start in reversed(starts):
+            rt = self._inflight.pop(start)
+            rt.starting -= 1
+            rt.pending.appendleft(
+                Pending(
+                    start.scheduled_at,
+                    start.trigger,
+                    start.attempt,
+                    until,
+                    start.control_id,
+                    handed=True,
+                )
+            )
+            self.board.touched.add(rt.name)
 
     def claims_refused(self, starts: Sequence[Start], retry_at: datetime, now: datetime) -> None:
         """The store refused the claims: no claim, no start. They wait and start late (their

@@ -30,6 +30,7 @@ class Pending:
     attempt: int = 1
     not_before: datetime | None = None
     control_id: int | None = None
+    handed: bool = False  # deferred once for a peer runner: its next claim is not deferred
 
 
 @dataclass

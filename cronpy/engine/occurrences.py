@@ -191,4 +191,6 @@ class Occurrences:
             if head.not_before is not None and head.not_before > now:
                 return
             rt.pending.popleft()
-            self.board.launch(rt, head.scheduled_at, head.trigger, head.attempt, head.control_id)
+            self.board.launch(
+                rt, head.scheduled_at, head.trigger, head.attempt, head.control_id, head.handed
+            )

@@ -208,8 +208,10 @@ class Scheduler:
                 self._prune(action)
             case CompleteControl():
                 self._complete(action.control_id, action.at, action.result, action.run_id)
-            case Reload(control_id=control_id, at=at):
-                self._complete(control_id, at, self.on_reload(), None)
+            case Reload(control_id=control_id, at=at, answer=answer):
+                result = self.on_reload()
+                if answer:
+                    self._complete(control_id, at, result, None)
             case SaveStates(states=states):
                 self._write("job states", lambda: store.save_job_states(states))
 

@@ -79,6 +79,7 @@ def test_a_state_file_of_schema_1_upgrades_keeping_runs_and_controls(
         (2, "v2_leases_and_holders"),
         (3, "v3_retry_chains"),
         (4, "v4_late_flag"),
+        (5, "v5_runner_identity"),
     ]
 
 
