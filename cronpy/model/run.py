@@ -131,6 +131,11 @@ class ControlKind(StrEnum):
     WAKE = "wake"  # pause/resume changed: replan
 
 
+# How a runner's answer to a RELOAD control starts when it refused the file (the old jobs keep
+# running); ``cronpy reload`` exits 2 on it.
+RELOAD_REJECTED = "rejected: "
+
+
 @dataclass(frozen=True)
 class Control:
     """A request from a command to the runner, persisted so it survives a runner that is down."""

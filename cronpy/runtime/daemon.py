@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 
-def daemonize(state_dir: Path) -> int:
-    """Detach: double fork, new session, stdio to the state directory's runner.log.
+def daemonize(log_path: Path) -> int:
+    """Detach: double fork, new session, working directory /, stdio to ``log_path`` (absolute).
 
     The parent waits on a pipe until the daemon has taken the lock and says ``ok`` (or why not),
     so ``cronpy run --daemon`` exits 2 naming the holder when another runner is up, like the
@@ -30,16 +30,24 @@ def daemonize(state_dir: Path) -> int:
     os.setsid()
     if os.fork() > 0:
         os._exit(0)
-    log_path = state_dir / "runner.log"
-    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    # A daemon that keeps its working directory keeps that file system busy (no umount) and
+    # resolves relative paths against wherever it was started. The caller made ours absolute.
+    os.chdir("/")
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
+    os.close(null)
+    reopen_log(log_path)
+    sys.stderr = os.fdopen(2, "w", buffering=1)
+    return write_fd
+
+
+def reopen_log(log_path: Path) -> None:
+    """Point stdout and stderr at ``log_path`` anew (created if logrotate moved it away): the
+    old file descriptor would keep writing into the renamed file forever."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    os.close(null)
-    sys.stderr = os.fdopen(2, "w", buffering=1)
-    return write_fd
 
 
 def daemon_ready(fd: int, message: str) -> None:

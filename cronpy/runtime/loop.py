@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import selectors
 import signal
@@ -22,21 +21,21 @@ from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
 from cronpy.launch.leftovers import kill_leftovers
 from cronpy.model import JobFile
+from cronpy.model.run import RELOAD_REJECTED
 from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
-from cronpy.runtime.daemon import daemon_ready, daemonize
+from cronpy.runtime.daemon import daemon_ready, daemonize, reopen_log
 from cronpy.runtime.eventlog import EventLog
 from cronpy.runtime.host import boot_identity
+from cronpy.runtime.lock import JobFileLock
+from cronpy.runtime.maintenance import Maintenance, interval_from_env
 from cronpy.runtime.scheduler import Scheduler
 from cronpy.runtime.sdnotify import sd_notify, watchdog_interval
 from cronpy.runtime.statedir import (
     RunnerLock,
     ensure_state_dir,
-    holder_path,
     logs_dir,
-    read_holder,
     wake_socket_path,
-    write_private,
 )
 from cronpy.runtime.walltimer import make_wall_timer
 from cronpy.store import open_store
@@ -54,10 +53,14 @@ class Runner:
         state_dir: Path,
         store_url: str | None,
         log: EventLog,
+        lock: RunnerLock,
+        log_file: Path | None = None,
     ) -> None:
         self.path = job_file_path
         self.state_dir = state_dir
         self.log = log
+        self.lock = lock
+        self.log_file = log_file  # the daemon's runner.log, reopened on SIGUSR1 and reload
         self.clock = SystemClock()
         # A short wait for a lock: a write the runner cannot make is queued and retried, and
         # waiting longer would block the loop (timeouts, output) while another process holds it.
@@ -93,8 +96,12 @@ class Runner:
             self.selector.register(self.wall_timer, selectors.EVENT_READ, self._on_wall_timer)
         self.stop_requested = False
         self._awake_within: float | None = None
+        self.force_requested = False  # a second SIGTERM/SIGINT: do not wait out the grace
         self.reload_requested = False
+        self.reopen_requested = False
+        self.exit_code = 0
         self.shutdown_grace = job_file.settings.shutdown_grace
+        self.lock.note(loaded_at=self.clock.now().isoformat())
 
     # -- events ----------------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -105,15 +112,22 @@ class Runner:
         signal.signal(signal.SIGTERM, self._on_stop)
         signal.signal(signal.SIGINT, self._on_stop)
         signal.signal(signal.SIGHUP, self._on_hup)
+        signal.signal(signal.SIGUSR1, self._on_usr1)
         # a handler (not SIG_DFL) so the wake-up fd fires: leftovers of killed groups get reaped
         signal.signal(signal.SIGCHLD, lambda signum, frame: None)
         self.selector.register(self._sig_r, selectors.EVENT_READ, self._drain_signals)
 
     def _on_stop(self, signum: int, frame: object) -> None:
+        # as systemd and supervisord do: the second request means "now"
+        if self.stop_requested:
+            self.force_requested = True
         self.stop_requested = True
 
     def _on_hup(self, signum: int, frame: object) -> None:
         self.reload_requested = True
+
+    def _on_usr1(self, signum: int, frame: object) -> None:
+        self.reopen_requested = True
 
     def _drain_signals(self, mask: int) -> None:
         try:
@@ -130,6 +144,7 @@ class Runner:
         old = os.umask(0o077)
         try:
             self._wake.bind(str(path))
+            self._wake_id = _identity(path)
         except OSError as exc:  # its length was checked in run_runner; this is anything else
             self._wake.close()
             raise StateError(
@@ -156,24 +171,47 @@ class Runner:
 
     def _on_degraded(self, note: str | None) -> None:
         """Say it where ``cronpy status`` and systemd look even while the database is unusable:
-        the lock holder's small file, and sd_notify STATUS."""
+        the lock holder's small file (rewritten in place: that works on a full disk), and
+        sd_notify STATUS."""
         sd_notify(f"STATUS=degraded: {note}" if note else "STATUS=running")
-        holder = read_holder(self.state_dir)
-        if holder is not None:
-            record = {**holder, "degraded": note}
-            with contextlib.suppress(OSError):
-                write_private(holder_path(self.state_dir), json.dumps(record) + "\n")
+        self.lock.note(degraded=note)
+
+    def _reopen_log(self) -> None:
+        if self.log_file is None:
+            return
+        self.log.flush()
+        try:
+            reopen_log(self.log_file)
+        except OSError as exc:  # keep writing to the old file rather than to nothing
+            self.log("log-reopen-failed", path=str(self.log_file), reason=exc.strerror)
+            return
+        self.log("log-reopened", path=str(self.log_file))
 
     def reload(self) -> str:
+        """Reread the job file; the answer is what ``cronpy reload`` prints (and exits 2 on,
+        when it starts with RELOAD_REJECTED)."""
+        self._reopen_log()
+        now = self.clock.now().isoformat()
         try:
             job_file = load_job_file(self.path)
         except ConfigError as exc:
             for problem in exc.problems:
                 self.log("reload-rejected", problem=str(problem))
-            return f"rejected: {len(exc.problems)} problem(s); the old jobs keep running"
-        self.scheduler.reload(job_file)
+            problems = "\n".join(str(p) for p in exc.problems)
+            self.lock.note(reload_refused=f"at {now}: {problems}")
+            return (
+                f"{RELOAD_REJECTED}{len(exc.problems)} problem(s) in {self.path}; the jobs"
+                f" loaded at {self.lock.loaded_at} keep running:\n{problems}"
+            )
+        try:
+            self.scheduler.reload(job_file)
+        except StateError as exc:  # the job states could not be read: keep the old jobs
+            self.log("reload-rejected", problem=str(exc))
+            self.lock.note(reload_refused=f"at {now}: {exc}")
+            return f"{RELOAD_REJECTED}{exc}; the jobs loaded at {self.lock.loaded_at} keep running"
         gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
+        self.lock.note(loaded_at=now, reload_refused=None)
         return f"reloaded: {len(job_file.jobs)} jobs"
 
     # -- the loop --------------------------------------------------------------------------------
@@ -195,11 +233,16 @@ class Runner:
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None
         forced = False
-        next_maintenance = self.clock.monotonic() + 60.0
+        maintenance = Maintenance(self.store, self.log, self.clock.monotonic(), interval_from_env())
         while True:
+            if self.reopen_requested:
+                self.reopen_requested = False
+                self._reopen_log()
             if self.reload_requested:
                 self.reload_requested = False
                 self.log("reload", result=self.reload())
+            if self.exit_code == 0 and (why := self.lock.lost()) is not None:
+                self._lock_lost(why)
             if self.stop_requested and shutdown_deadline is None:
                 shutdown_deadline = self.clock.monotonic() + self.shutdown_grace
                 self.scheduler.begin_shutdown()
@@ -213,17 +256,18 @@ class Runner:
                 # hooks of the last runs (on_failure, ...) get the rest of the grace too
                 if not self.launcher.running and not self.launcher.hooks_running:
                     break
-                if mono >= shutdown_deadline and not forced:
+                if (mono >= shutdown_deadline or self.force_requested) and not forced:
                     forced = True
-                    self.launcher.stop_all("shutdown", grace=5.0)
+                    reason = "shutdown" if mono >= shutdown_deadline else "second stop signal"
+                    self.log("cancelling", running=len(self.launcher.running), reason=reason)
+                    self.launcher.stop_all(reason, grace=5.0)
             if next_watchdog is not None and mono >= next_watchdog:
                 sd_notify("WATCHDOG=1")
                 next_watchdog = mono + (watchdog or 0.0)
             timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
-            if (timeout is None or timeout > 1.0) and mono >= next_maintenance:
-                # fold SQLite's WAL while nothing is due, off the hot path, once a minute at most
-                self.store.maintain()
-                next_maintenance = mono + 60.0
+            if maintenance.run_if_due(mono, timeout):  # it took time: measure again
+                mono = self.clock.monotonic()
+                timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
             self.log.flush()
             slept_from = self.clock.monotonic()
             for key, mask in self.selector.select(timeout):
@@ -231,10 +275,32 @@ class Runner:
             self._check_stall(self.clock.monotonic() - slept_from)
         self.scheduler.tick()
         log_hook_outcomes(self.launcher.drain_hooks(), self.log)
-        self.store.unregister_runner(self.runner_id, self.clock.now())
-        self.log("stopped")
+        self._final_writes()
+        self.log("stopped", exit_code=self.exit_code)
         self.log.flush()
-        return 0
+        return self.exit_code
+
+    def _lock_lost(self, why: str) -> None:
+        """Another runner may own these jobs now: claim nothing more, let what runs finish
+        (within shutdown_grace, as at a SIGTERM: they are half-done work nobody else will
+        redo), then exit 3 so a supervisor restarts us onto the lock that is there now."""
+        self.exit_code = 3
+        self.stop_requested = True
+        self.log("lock-lost", reason=why, running=len(self.launcher.running))
+        sd_notify(f"STATUS=stopping: {why}; no longer the runner of {self.state_dir}")
+
+    def _final_writes(self) -> None:
+        """Write what is queued and sign off; a store that still refuses costs the exit code,
+        not a traceback (the next runner marks what is left ``running`` as lost)."""
+        try:
+            if self.scheduler.backlog:
+                self.scheduler.backlog.replay()
+                if self.scheduler.backlog:
+                    raise StateError(self.scheduler.degraded or "state writes failing")
+            self.store.unregister_runner(self.runner_id, self.clock.now())
+        except StateError as exc:
+            self.log("state-unwritten", reason=str(exc))
+            self.exit_code = 3
 
     def _timeout(
         self, mono: float, shutdown_deadline: float | None, watchdog: float | None, forced: bool
@@ -271,7 +337,18 @@ class Runner:
         self.store.close()
         if hasattr(self, "_wake"):
             self._wake.close()
-            wake_socket_path(self.state_dir).unlink(missing_ok=True)
+            # only our socket: under a replaced state directory the path is another runner's
+            path = wake_socket_path(self.state_dir)
+            if _identity(path) == self._wake_id:
+                path.unlink(missing_ok=True)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def run_runner(
@@ -282,39 +359,53 @@ def run_runner(
     daemon: bool = False,
     log_format: str = "text",
     pid_file: Path | None = None,
+    allow_duplicate: bool = False,
 ) -> int:
     """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
     jobs = load_job_file(job_file)
     gc.freeze()  # the jobs live as long as the runner: keep the collector from rescanning them
-    if len(os.fsencode(wake_socket_path(state_dir.absolute()))) > _MAX_SOCKET_PATH:
+    # every path absolute before the daemon leaves its working directory for /
+    job_file, state_dir = job_file.resolve(), state_dir.absolute()
+    if len(os.fsencode(wake_socket_path(state_dir))) > _MAX_SOCKET_PATH:
         raise UsageError(
             f"the state directory path {state_dir} is too long: the wake-up socket inside it"
             f" would exceed the {_MAX_SOCKET_PATH} bytes a unix socket path may hold;"
             " use a shorter --state-dir"
         )
     state_dir = ensure_state_dir(state_dir)
-    lock = RunnerLock(state_dir)
+    store_url = store_url or jobs.settings.store
     ready_fd: int | None = None
+    log_file: Path | None = None
     if daemon:
-        ready_fd = daemonize(state_dir)
-        lock = RunnerLock(state_dir)  # our pid, after the forks
-    pid_path = (pid_file or state_dir / "runner.pid") if daemon else None
+        log_file = state_dir / "runner.log"
+        ready_fd = daemonize(log_file)
+    pid_path = pid_file.absolute() if pid_file else state_dir / "runner.pid" if daemon else None
+    lock = RunnerLock(state_dir)  # our pid: after the forks
+    # Another state directory on the same job file would run every job twice. A shared store
+    # (PostgreSQL) coordinates runners itself; --allow-duplicate is the user saying "I know".
+    job_lock = None if allow_duplicate or _shared(store_url) else JobFileLock(job_file, state_dir)
     log = EventLog(sys.stderr, log_format)
     try:
         lock.acquire()
-        if pid_path is not None:  # once the lock is ours: a refused daemon keeps the live pid
-            pid_path.write_text(f"{os.getpid()}\n")
+        if job_lock is not None:
+            job_lock.acquire()
+        if pid_path is not None:  # once the locks are ours: a refused runner keeps the live pid
+            _write_pid(pid_path)
         runner = Runner(
-            job_file.resolve(),
+            job_file,
             jobs,
             state_dir=state_dir,
-            store_url=store_url or jobs.settings.store,
+            store_url=store_url,
             log=log,
+            lock=lock,
+            log_file=log_file,
         )
     except CronpyError as exc:
         if lock.held:  # the pid file, if written, is ours: it comes after the lock
             if pid_path is not None:
-                pid_path.unlink(missing_ok=True)
+                _remove_pid(pid_path)
+            if job_lock is not None:
+                job_lock.release()
             lock.release()
         if ready_fd is not None:  # the waiting parent says why, and exits with our code
             daemon_ready(ready_fd, f"{exc.exit_code} cronpy: {exc}\n")
@@ -327,6 +418,26 @@ def run_runner(
     finally:
         log.flush()
         runner.close()
-        lock.release()
         if pid_path is not None:
-            pid_path.unlink(missing_ok=True)
+            _remove_pid(pid_path)
+        if job_lock is not None:
+            job_lock.release()
+        lock.release()
+
+
+def _shared(store_url: str | None) -> bool:
+    return store_url is not None and not store_url.startswith("sqlite:")
+
+
+def _write_pid(path: Path) -> None:
+    try:
+        path.write_text(f"{os.getpid()}\n")
+    except OSError as exc:
+        raise StateError(f"cannot write the pid file {path}: {exc.strerror}") from exc
+
+
+def _remove_pid(path: Path) -> None:
+    """Remove the pid file if it still names us (another runner may have written it since)."""
+    with contextlib.suppress(OSError):
+        if path.read_text().strip() == str(os.getpid()):
+            path.unlink()

@@ -10,6 +10,7 @@ Layout of a state directory (mode 0700):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -19,9 +20,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from cronpy.errors import LockHeldError, StateError
+from cronpy.runtime.host import boot_identity
+from cronpy.runtime.lock import LockIdentity, holder_alive, process_start
 
 if TYPE_CHECKING:
     from filelock import BaseFileLock
@@ -107,24 +110,46 @@ class Holder(TypedDict):
     host: str | None
     started_at: str | None  # ISO 8601 with offset
     degraded: NotRequired[str | None]  # what the runner cannot do right now (state writes failing)
+    loaded_at: NotRequired[str | None]  # when the job file it runs was loaded
+    reload_refused: NotRequired[str | None]  # the last reload it refused, when, and why
+
+
+# runner.json is written once at this size and then rewritten in place: a runner whose disk is
+# full can still say it is degraded (a new file, or a rename, would need free space).
+HOLDER_SIZE = 4096
 
 
 def read_holder(state_dir: Path) -> Holder | None:
     """What the last runner wrote about itself; it may be gone (see ``runner_alive``)."""
-    try:
-        data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
+    data = _read_holder_record(state_dir)
+    if data is None:
         return None
     pid, host, started_at = data.get("pid"), data.get("host"), data.get("started_at")
-    degraded = data.get("degraded")
     return Holder(
         pid=pid if isinstance(pid, int) else None,
         host=host if isinstance(host, str) else None,
         started_at=started_at if isinstance(started_at, str) else None,
-        degraded=degraded if isinstance(degraded, str) else None,
+        degraded=_text_or_none(data.get("degraded")),
+        loaded_at=_text_or_none(data.get("loaded_at")),
+        reload_refused=_text_or_none(data.get("reload_refused")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _read_holder_record(state_dir: Path) -> dict[str, Any] | None:
+    # A rewrite in place may be caught half-way: read again rather than report no holder.
+    for _ in range(3):
+        try:
+            data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
+        except OSError:
+            return None
+        except ValueError:
+            continue
+        return data if isinstance(data, dict) else None
+    return None
 
 
 def runner_alive(state_dir: Path) -> Holder | None:
@@ -177,10 +202,19 @@ class RunnerLock:
         self.pid = os.getpid() if pid is None else pid
         self.host = socket.gethostname() if host is None else host
         self._lock: BaseFileLock | None = None
+        self._record: dict[str, Any] = {}
+        self._holder_fd: int | None = None
+        self.identity: LockIdentity | None = None
 
     @property
     def held(self) -> bool:
         return self._lock is not None
+
+    @property
+    def loaded_at(self) -> str | None:
+        """When the runner loaded the job file it runs (set through ``note``)."""
+        value = self._record.get("loaded_at")
+        return value if isinstance(value, str) else None
 
     def acquire(self, since: datetime | None = None) -> None:
         """Take the lock or raise LockHeldError naming the holder; then record ourselves."""
@@ -200,14 +234,48 @@ class RunnerLock:
             raise LockHeldError(self._held_message()) from None
         except OSError as exc:
             raise StateError(f"cannot take the runner lock {self.path}: {exc}") from exc
+        # Our flock on a file someone recreated proves nothing: the runner runner.json names
+        # may still run, on a lock file that was removed. Its runs are not ours to declare lost.
+        previous = _read_holder_record(self.state_dir)
+        if previous is not None and holder_alive(previous, host=self.host):
+            lock.release()
+            raise LockHeldError(
+                f"runner pid {previous['pid']} on {self.host}, since {previous.get('started_at')},"
+                f" still runs on {self.state_dir} although its lock file {self.path} was removed"
+                " or replaced; it stops claiming runs once it notices; stop it"
+                f" (kill {previous['pid']}) before starting another runner here"
+            )
         started = (since or datetime.now(UTC)).astimezone(UTC)
-        holder = Holder(pid=self.pid, host=self.host, started_at=started.isoformat())
+        self._record = {
+            "pid": self.pid,
+            "host": self.host,
+            "started_at": started.isoformat(),
+            "proc_start": process_start(self.pid),
+            "boot_id": boot_identity()[0],
+            "degraded": None,
+        }
+        path = holder_path(self.state_dir)
         try:
-            write_private(holder_path(self.state_dir), json.dumps(holder) + "\n")
+            write_private(path, _padded(self._record))
+            self._holder_fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
             lock.release()
-            raise StateError(f"cannot write {holder_path(self.state_dir)}: {exc.strerror}") from exc
+            raise StateError(f"cannot write {path}: {exc.strerror}") from exc
+        self.identity = LockIdentity(self.state_dir, self.path)
         self._lock = lock
+
+    def note(self, **fields: str | None) -> None:
+        """Change fields of runner.json in place (no new block, no rename: works on a full
+        disk). Best effort: what cannot be said is not worth stopping the runner for."""
+        if self._holder_fd is None:
+            return
+        self._record.update(fields)
+        with contextlib.suppress(OSError):
+            os.pwrite(self._holder_fd, _padded(self._record).encode(), 0)
+
+    def lost(self) -> str | None:
+        """Why the lock this runner holds is no longer the one its path names (None: it is)."""
+        return None if self.identity is None else self.identity.lost()
 
     def _held_message(self) -> str:
         holder = read_holder(self.state_dir)
@@ -222,9 +290,14 @@ class RunnerLock:
         if self._lock is None:
             return
         # runner.json goes first, while we still hold the lock: afterwards it may be the
-        # next runner's.
+        # next runner's. Only the file we wrote: under a removed state directory the path
+        # may lead to another runner's.
         try:
-            holder_path(self.state_dir).unlink(missing_ok=True)
+            if self._holder_fd is not None:
+                if _same_file(self._holder_fd, holder_path(self.state_dir)):
+                    holder_path(self.state_dir).unlink(missing_ok=True)
+                os.close(self._holder_fd)
+                self._holder_fd = None
         finally:
             self._lock.release()
             self._lock = None
@@ -240,6 +313,28 @@ class RunnerLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _padded(record: dict[str, Any]) -> str:
+    """``record`` as JSON padded with spaces to HOLDER_SIZE; long notes are cut to fit."""
+    record = dict(record)
+    while True:
+        text = json.dumps(record)
+        if len(text.encode()) < HOLDER_SIZE:
+            return text + " " * (HOLDER_SIZE - 1 - len(text.encode())) + "\n"
+        notes = [k for k, v in record.items() if isinstance(v, str) and len(v) > 64]
+        if not notes:
+            return text + "\n"  # cannot happen with our fields; a longer file is still valid
+        longest = max(notes, key=lambda k: len(record[k]))
+        record[longest] = record[longest][: len(record[longest]) // 2] + "…"
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        mine, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
 
 def write_private(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -500,8 +501,12 @@ def test_reload_adds_jobs_and_rejects_a_broken_file(e2e: E2E) -> None:
     runner.send(signal.SIGHUP)
     rejected = runner.wait_event("reload-rejected")
     assert "schedule" in rejected["problem"]
-    runner.cli("reload", check=0)
+    refused = runner.cli("reload", check=2)  # `systemctl reload` fails on a typo too
+    assert re.search(r"jobs\.toml:\d+:\d+: job 'd', key 'schedule'", refused.stderr), refused
     runner.wait_for(lambda: len(runner.events("reload-rejected")) >= 2, WAIT, "second rejection")
+    (status,) = json.loads(runner.cli("status", "--json", check=0).stdout)["runners"]
+    assert "schedule" in status["reload_refused"] and status["loaded_at"]
+    assert "still runs the job file loaded at" in runner.cli("status", check=0).stdout
     since = now_us()
     for name in ("a", "b", "c"):  # the old jobs keep running, all three
         runner.wait_runs(name, 1, scheduled_after=since, status="succeeded")

@@ -505,17 +505,63 @@ def test_cancel_with_a_runner(cli: Cli, state: Path) -> None:
         nothing = cli("--state-dir", str(state), "cancel", "backup")
         unknown = cli("--state-dir", str(state), "cancel", "99999")
         done = cli("--state-dir", str(state), "cancel", "report")
-        reload = cli("--state-dir", str(state), "reload")
     assert nothing.code == 1 and "no running run" in nothing.err
     assert unknown.code == 2 and "no run 99999" in unknown.err
     assert done.code == 0 and done.out.startswith("cancelling run")
     controls = _controls(state)
-    assert [(k, j) for k, j, _ in controls] == [
-        (ControlKind.CANCEL, "report"),
-        (ControlKind.RELOAD, None),
-    ]
+    assert [(k, j) for k, j, _ in controls] == [(ControlKind.CANCEL, "report")]
     assert controls[0][2] is not None and str(controls[0][2]) in done.out
-    assert reload.code == 0
+
+
+@pytest.mark.parametrize(
+    ("answer", "code", "needle"),
+    [
+        ("reloaded: 2 jobs", 0, "reloaded: 2 jobs"),
+        (
+            "rejected: 1 problem(s) in /x/jobs.toml; the jobs loaded at T keep running:\n"
+            "/x/jobs.toml:3:12: job 'backup': unknown key 'schedual'",
+            2,
+            "/x/jobs.toml:3:12: job 'backup': unknown key 'schedual'",
+        ),
+        (None, 3, "has not answered reload request"),
+    ],
+)
+def test_reload_waits_for_the_runners_answer_and_fails_when_it_refused(
+    cli: Cli,
+    state: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str | None,
+    code: int,
+    needle: str,
+) -> None:
+    """`systemctl reload` runs `cronpy reload`: a refused file must fail it (exit 2, the
+    runner's problems), and a runner that never answers too (exit 3)."""
+    from cronpy.cli.commands import control
+
+    monkeypatch.setattr(control, "RELOAD_WAIT", 0.5)
+    stop = threading.Event()
+
+    def fake_runner() -> None:
+        store = SqliteStore(db_path(state))
+        try:
+            while not stop.wait(0.02):
+                for c in store.pending_controls():
+                    store.complete_control(c.id, datetime.now(UTC), result=answer)
+        finally:
+            store.close()
+
+    thread = threading.Thread(target=fake_runner)
+    with RunnerLock(state, pid=777, host="box"):
+        if answer is not None:
+            thread.start()
+        try:
+            result = cli("--state-dir", str(state), "reload")
+        finally:
+            stop.set()
+            if answer is not None:
+                thread.join()
+    assert result.code == code, result
+    assert needle in (result.out if code == 0 else result.err)
 
 
 def test_trigger_wait_streams_output_and_exits_with_the_outcome(cli: Cli, state: Path) -> None:
@@ -670,11 +716,12 @@ def test_systemd_unit_quotes_paths_and_covers_the_shutdown(cli: Cli, tmp_path: P
     assert result.code == 0
     lines = result.out.splitlines()
     assert "Type=notify" in lines and "KillMode=mixed" in lines and "Restart=on-failure" in lines
-    assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
     assert "TimeoutStopSec=120" in lines  # 60s grace + 45s kill_grace + 15s to record the end
     exec_start = next(line for line in lines if line.startswith("ExecStart="))
     program = exec_start.removeprefix("ExecStart=").split(" ")[0]
     assert Path(program).is_absolute()
+    # `systemctl reload` must fail on a refused file: `cronpy reload` waits for the answer
+    assert f"ExecReload={program} reload" in lines
     # systemd splits on spaces and expands %: the file is one quoted word with %% for %
     assert exec_start.endswith(f' run "{str(path).replace("%", "%%")}"')
 

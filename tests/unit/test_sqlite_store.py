@@ -8,11 +8,12 @@ import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cronpy.errors import StateError, UsageError
-from cronpy.model import JobState, RetryDue, Trigger
+from cronpy.model import JobState, RetryDue, Status, Trigger
 from cronpy.store import open_store
 from cronpy.store.sqlite import SqliteStore, schema
 from cronpy.store.sqlite.schema import MIGRATIONS
@@ -190,6 +191,53 @@ def test_maintain_folds_the_wal_into_the_database(tmp_path: Path) -> None:
         store.maintain()
         # the pages the claim wrote are in the database file now, not only in the WAL
         assert path.stat().st_size > size_before
+
+
+def test_a_claim_commits_with_synchronous_full_and_the_rest_stays_normal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim lost to a power cut would run its occurrence again after the reboot: the claim
+    transaction fsyncs its commit (FULL); other writes keep NORMAL (fsync at checkpoints)."""
+    from cronpy.model import Claim
+    from cronpy.store.sqlite import store as store_module
+
+    seen: list[int] = []
+    real_insert = store_module.insert_claim
+
+    def spying_insert(db: sqlite3.Connection, claim: Claim, log_path: str | None = None) -> Any:
+        seen.append(db.execute("PRAGMA synchronous").fetchone()[0])
+        assert db.in_transaction
+        return real_insert(db, claim, log_path)
+
+    monkeypatch.setattr(store_module, "insert_claim", spying_insert)
+    with SqliteStore(tmp_path / "state.db") as store:
+        runner = store.register_runner(HOST, 1, T0)
+        store.save_job_states([JobState(name="backup", first_seen=T0)])
+        claim = Claim(
+            job="backup",
+            scheduled_at=T0,
+            trigger=Trigger.SCHEDULE,
+            attempt=1,
+            started_at=T0,
+            host=HOST,
+            runner_id=runner,
+        )
+        store.claim_runs([claim])
+        store.claim_run(**{**vars(claim), "scheduled_at": T0.replace(hour=13)})
+        assert seen == [2, 2]  # FULL inside both claim transactions
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        store.record(
+            job="backup",
+            status=Status.MISSED,
+            trigger=Trigger.SCHEDULE,
+            scheduled_at=T0.replace(hour=14),
+            at=T0,
+            host=HOST,
+            runner_id=runner,
+        )
+        assert not any("synchronous" in s for s in statements)
+        assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
 
 
 def test_sqlite_waits_for_a_held_lock_only_as_long_as_asked(tmp_path: Path) -> None:

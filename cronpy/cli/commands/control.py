@@ -6,6 +6,7 @@ completes the control with what it did, which ``trigger --wait`` reads back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cronpy.cli.commands.common import check_jobs, require_runner
-from cronpy.errors import FailedError, NoRunnerError, UsageError
+from cronpy.errors import CronpyError, FailedError, NoRunnerError, UsageError
 from cronpy.model import Control, ControlKind, Run, Status
+from cronpy.model.run import RELOAD_REJECTED
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
@@ -85,15 +87,46 @@ def _ended(run: Run) -> str:
     return "was skipped" if run.status is Status.SKIPPED else f"ended {run.status}"
 
 
-def reload(store: Store, *, state_dir: Path, now: datetime) -> Requested:
+RELOAD_WAIT = 10.0  # seconds: a reload rereads one file; a runner this slow to answer is stuck
+
+
+class ReloadRefused(CronpyError):
+    """The runner refused the job file (it keeps the jobs it had): exit 2, like ``validate``."""
+
+    exit_code = 2
+
+
+def reload(
+    store: Store,
+    *,
+    state_dir: Path,
+    now: datetime,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    wait: float | None = None,
+) -> Requested:
+    """Ask the runner to reread its file and wait for its answer: a refused file (or no answer)
+    must fail the command, or ``systemctl reload`` reports success on a typo."""
     from cronpy.runtime.statedir import send_wake
 
     require_runner(state_dir, "there is nothing to reload")
     control = store.push_control(ControlKind.RELOAD, now)
     send_wake(state_dir)
-    return Requested(
-        ControlKind.RELOAD, f"asked the runner to reload (request {control})", (control,)
-    )
+    wait = RELOAD_WAIT if wait is None else wait
+    deadline = clock() + wait
+    while (taken := store.get_control(control)) is None or taken.taken_at is None:
+        if clock() >= deadline:
+            raise NoRunnerError(
+                f"the runner on {state_dir} has not answered reload request {control} within"
+                f" {wait:g}s (see `cronpy status`); the request stays queued"
+            )
+        sleep(POLL_SECONDS / 4)
+    answer = taken.result or "no answer"
+    if answer.startswith(RELOAD_REJECTED):
+        raise ReloadRefused(
+            f"the runner refused the reload: {answer.removeprefix(RELOAD_REJECTED)}"
+        )
+    return Requested(ControlKind.RELOAD, f"the runner {answer} (request {control})", (control,))
 
 
 def wait_taken(

@@ -47,6 +47,8 @@ class RunnerStatus:
     host: str | None
     started_at: datetime | None
     degraded: str | None = None  # what the runner cannot do right now, in its words
+    loaded_at: str | None = None  # when it loaded the job file it runs
+    reload_refused: str | None = None  # its last refused reload: when, and the problems
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,8 @@ class RunnerStatus:
             "host": self.host,
             "started_at": iso(self.started_at),
             "degraded": self.degraded,
+            "loaded_at": self.loaded_at,
+            "reload_refused": self.reload_refused,
         }
 
 
@@ -97,6 +101,8 @@ def status(
                 host=runner["host"],
                 started_at=_instant(runner["started_at"]),
                 degraded=runner.get("degraded"),
+                loaded_at=runner.get("loaded_at"),
+                reload_refused=runner.get("reload_refused"),
             ),
         )
     return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs)

@@ -55,8 +55,10 @@ def systemd_unit(path: Path, *, state_dir: Path | None) -> UnitResult:
     argv = cronpy_executable()
     if state_dir is not None:
         argv += ["--state-dir", str(state_dir.absolute())]
-    argv += ["run", str(absolute)]
-    exec_start = " ".join(_quote(w) for w in argv)
+    exec_start = " ".join(_quote(w) for w in [*argv, "run", str(absolute)])
+    # `cronpy reload` waits for the runner's answer and fails on a refused file, so
+    # `systemctl reload` does too (a bare SIGHUP would report success on a typo)
+    exec_reload = " ".join(_quote(w) for w in [*argv, "reload"])
     text = f"""\
 [Unit]
 Description=cronpy jobs from {str(absolute).replace("%", "%%")}
@@ -69,7 +71,7 @@ Wants=network-online.target
 Type=notify
 NotifyAccess=main
 ExecStart={exec_start}
-ExecReload=/bin/kill -HUP $MAINPID
+ExecReload={exec_reload}
 # SIGTERM to cronpy only; it stops its jobs' process groups itself and records them.
 KillMode=mixed
 # shutdown_grace ({job_file.settings.shutdown_grace:g}s) + the longest kill_grace ({kill_grace:g}s)

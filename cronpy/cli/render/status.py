@@ -19,6 +19,9 @@ def status(result: StatusResult, out: Output) -> None:
             )
             if r.degraded:
                 out.segments([Cell("  degraded: ", "bold"), Cell(r.degraded, "red")])
+            if r.reload_refused:  # it still runs the file as it was when loaded_at
+                still = f"still runs the job file loaded at {r.loaded_at}; reload refused "
+                out.segments([Cell("  ", "bold"), Cell(still + r.reload_refused, "yellow")])
     else:
         out.segments(
             [Cell("Runner: ", "bold"), Cell(f"none is running on {result.state_dir}", "yellow")]

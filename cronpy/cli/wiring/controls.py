@@ -35,8 +35,18 @@ def run(
     ] = "text",
     pid_file: Annotated[
         Path | None,
-        typer.Option("--pid-file", help="With --daemon: where to write the pid."),
+        typer.Option(
+            "--pid-file",
+            help="Write the runner's pid here (default with --daemon: STATE/runner.pid).",
+        ),
     ] = None,
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Start even if another runner on this machine runs the same job file.",
+        ),
+    ] = False,
 ) -> int:
     """Run the jobs of FILE on schedule, in the foreground (or detached with --daemon)."""
     from cronpy.errors import UsageError
@@ -51,6 +61,7 @@ def run(
         daemon=daemon,
         log_format=log_format,
         pid_file=pid_file,
+        allow_duplicate=allow_duplicate,
     )
 
 

@@ -81,3 +81,25 @@ def transaction(db: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connecti
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+@contextmanager
+def durable_transaction(db: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """A write transaction whose COMMIT is on the disk when it returns.
+
+    The connection runs with synchronous=NORMAL, where a WAL commit is only fsynced at the next
+    checkpoint: a power cut may take the last commits with it. That is fine for history, not for
+    a claim, whose loss makes the occurrence run a second time after the reboot. FULL fsyncs the
+    WAL at this commit; the pragma cannot change inside a transaction, so it brackets it.
+    """
+    if db.in_transaction:  # an enclosing transaction decides (and commits) for us
+        yield db
+        return
+    with guard(path):
+        db.execute("PRAGMA synchronous = FULL")
+    try:
+        with transaction(db, path) as joined:
+            yield joined
+    finally:
+        with guard(path):
+            db.execute("PRAGMA synchronous = NORMAL")

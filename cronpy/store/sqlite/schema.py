@@ -31,7 +31,8 @@ def configure(db: sqlite3.Connection, path: Path, *, busy_timeout: float, readon
             db.execute("PRAGMA query_only = ON")
         else:
             # WAL: readers (status, history) never block the runner's writes. NORMAL
-            # only fsyncs at checkpoints, which is durable enough for history.
+            # only fsyncs at checkpoints, which is durable enough for history; claims are
+            # made durable one by one (connection.durable_transaction).
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_AUTOCHECKPOINT_PAGES}")

@@ -29,7 +29,13 @@ from cronpy.model import (
     Status,
     Trigger,
 )
-from cronpy.store.sqlite.connection import BUSY_TIMEOUT, connect, guard, transaction
+from cronpy.store.sqlite.connection import (
+    BUSY_TIMEOUT,
+    connect,
+    durable_transaction,
+    guard,
+    transaction,
+)
 from cronpy.store.sqlite.history import (
     ADVANCE_CURSOR,
     insert_claim,
@@ -176,12 +182,13 @@ class SqliteStore(Store):
             cursor=cursor,
             lease_until=lease_until,
         )
-        with self.atomic() as db:
+        with durable_transaction(self._db, self.path) as db:
             return insert_claim(db, claim, log_path)
 
     def claim_runs(self, claims: Sequence[Claim]) -> list[int | None]:
-        # One transaction: a burst of due jobs pays one commit.
-        with self.atomic() as db:
+        # One transaction: a burst of due jobs pays one commit, and one fsync (the claim must
+        # survive a power cut, or the occurrence runs again after the reboot).
+        with durable_transaction(self._db, self.path) as db:
             return [insert_claim(db, claim) for claim in claims]
 
     def set_pid(
