@@ -288,11 +288,11 @@ def run_runner(
             " use a shorter --state-dir"
         )
     state_dir = ensure_state_dir(state_dir)
-    lock = RunnerLock(state_dir)
+    lock = RunnerLock(state_dir, job_file=jobs.path)
     ready_fd: int | None = None
     if daemon:
         ready_fd = daemonize(state_dir)
-        lock = RunnerLock(state_dir)  # our pid, after the forks
+        lock = RunnerLock(state_dir, job_file=jobs.path)  # our pid, after the forks
     pid_path = (pid_file or state_dir / "runner.pid") if daemon else None
     log = EventLog(sys.stderr, log_format)
     try:

@@ -107,6 +107,7 @@ class Holder(TypedDict):
     host: str | None
     started_at: str | None  # ISO 8601 with offset
     degraded: NotRequired[str | None]  # what the runner cannot do right now (state writes failing)
+    job_file: NotRequired[str | None]  # the absolute path of the file it runs (`cronpy edit`)
 
 
 def read_holder(state_dir: Path) -> Holder | None:
@@ -118,12 +119,13 @@ def read_holder(state_dir: Path) -> Holder | None:
     if not isinstance(data, dict):
         return None
     pid, host, started_at = data.get("pid"), data.get("host"), data.get("started_at")
-    degraded = data.get("degraded")
+    degraded, job_file = data.get("degraded"), data.get("job_file")
     return Holder(
         pid=pid if isinstance(pid, int) else None,
         host=host if isinstance(host, str) else None,
         started_at=started_at if isinstance(started_at, str) else None,
         degraded=degraded if isinstance(degraded, str) else None,
+        job_file=job_file if isinstance(job_file, str) else None,
     )
 
 
@@ -170,8 +172,10 @@ class RunnerLock:
         timeout: float = 0.5,
         pid: int | None = None,
         host: str | None = None,
+        job_file: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.job_file = job_file
         self.path = lock_path(state_dir)
         self.timeout = timeout
         self.pid = os.getpid() if pid is None else pid
@@ -202,6 +206,8 @@ class RunnerLock:
             raise StateError(f"cannot take the runner lock {self.path}: {exc}") from exc
         started = (since or datetime.now(UTC)).astimezone(UTC)
         holder = Holder(pid=self.pid, host=self.host, started_at=started.isoformat())
+        if self.job_file is not None:
+            holder["job_file"] = str(self.job_file)
         try:
             write_private(holder_path(self.state_dir), json.dumps(holder) + "\n")
         except OSError as exc:
