@@ -29,6 +29,8 @@ _NAME_NOISE = frozenset(
 _MAX_NAME = 40
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _REDIRECT = re.compile(r"\d*(?:>>?|<)&?-?\d*")
+# the column legend of crontab -e's template ("# m h  dom mon dow   command")
+_LEGEND = re.compile(r"m(in(ute)?)?\s+h(our)?\s+dom\s+mon\s+dow", re.IGNORECASE)
 _MAX_DESCRIPTION_LINES = 4  # a longer comment block is a file header or a legend, not a label
 
 
@@ -193,7 +195,11 @@ def _description(comments: list[str]) -> str | None:
     kept = [
         c
         for c in comments
-        if c and any(ch.isalpha() for ch in c) and parse_env(c) is None and not _looks_like_entry(c)
+        if c
+        and any(ch.isalpha() for ch in c)
+        and not _LEGEND.match(c)
+        and parse_env(c) is None
+        and not _looks_like_entry(c)
     ]
     if not kept or len(kept) > _MAX_DESCRIPTION_LINES:
         return None
