@@ -17,6 +17,7 @@ from __future__ import annotations
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from cronpy.config.locate import Locator
@@ -65,8 +66,12 @@ def lint(job_file: JobFile, source: str, *, now: datetime) -> list[LintWarning]:
             other = job_file.jobs.get(upstream)
             if other is not None and not other.enabled and job.enabled:
                 found.append(
-                    (job.name, "after", f"it runs after {upstream!r}, which is disabled "
-                     "(enabled = false), so that never starts it")
+                    (
+                        job.name,
+                        "after",
+                        f"it runs after {upstream!r}, which is disabled "
+                        "(enabled = false), so that never starts it",
+                    )
                 )
     if not found:
         return []
@@ -140,8 +145,9 @@ def _dst_warnings(schedule: CronSchedule, now: datetime) -> list[str]:
     out: list[str] = []
     for instant, before, after in transitions(tz, start, start + int(HORIZON.total_seconds())):
         wall = datetime.fromtimestamp(instant, UTC).replace(tzinfo=None)
-        low, high = wall + timedelta(seconds=min(before, after)), wall + timedelta(
-            seconds=max(before, after)
+        low, high = (
+            wall + timedelta(seconds=min(before, after)),
+            wall + timedelta(seconds=max(before, after)),
         )
         for hour in schedule.hours:
             for minute in schedule.minutes:
@@ -178,7 +184,7 @@ def _overlap_warning(job: Job, now: datetime) -> list[tuple[str, str, str]]:
     if job.timeout is None or job.overlap is not Overlap.FORBID:
         return []
     fires = job.schedule.next_times(now, 500, anchor=now)
-    gaps = [(b - a).total_seconds() for a, b in zip(fires, fires[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(fires)]
     if not gaps or min(gaps) >= job.timeout:
         return []
     return [
@@ -186,7 +192,7 @@ def _overlap_warning(job: Job, now: datetime) -> list[tuple[str, str, str]]:
             job.name,
             "timeout",
             f"it can fire again {format_duration(min(gaps))} after a run starts, but its "
-            f"timeout is {format_duration(job.timeout)}: with overlap = \"forbid\" a run that "
+            f'timeout is {format_duration(job.timeout)}: with overlap = "forbid" a run that '
             "takes that long makes the occurrences during it skipped",
         )
     ]

@@ -23,8 +23,32 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Shells that read `printf ... | ( cmd )`, the form a line's standard input is given in.
 _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ksh", "ksh93", "mksh", "zsh", "ash", "busybox"})
 _NAME_NOISE = frozenset(
-    {"cd", "test", "[", "]", "if", "then", "fi", "exec", "nice", "ionice", "env", "sudo", "sh",
-     "bash", "true", "false", "do", "done", "for", "while", "timeout", "flock", "su", "run"}
+    {
+        "cd",
+        "test",
+        "[",
+        "]",
+        "if",
+        "then",
+        "fi",
+        "exec",
+        "nice",
+        "ionice",
+        "env",
+        "sudo",
+        "sh",
+        "bash",
+        "true",
+        "false",
+        "do",
+        "done",
+        "for",
+        "while",
+        "timeout",
+        "flock",
+        "su",
+        "run",
+    }
 )
 _MAX_NAME = 40
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")

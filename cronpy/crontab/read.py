@@ -171,9 +171,7 @@ def parse_entry(line: str, *, system: bool) -> Entry:
     if count == 1:
         if not words or words[0] not in MACROS:
             shown = words[0] if words else rest
-            raise LineError(
-                f'bad time specifier "{shown}": expected {", ".join(sorted(MACROS))}'
-            )
+            raise LineError(f'bad time specifier "{shown}": expected {", ".join(sorted(MACROS))}')
         schedule = words[0]
     else:
         if len(words) < 5:

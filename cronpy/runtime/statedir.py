@@ -120,13 +120,15 @@ def read_holder(state_dir: Path) -> Holder | None:
         return None
     pid, host, started_at = data.get("pid"), data.get("host"), data.get("started_at")
     degraded, job_file = data.get("degraded"), data.get("job_file")
-    return Holder(
+    holder = Holder(
         pid=pid if isinstance(pid, int) else None,
         host=host if isinstance(host, str) else None,
         started_at=started_at if isinstance(started_at, str) else None,
         degraded=degraded if isinstance(degraded, str) else None,
-        job_file=job_file if isinstance(job_file, str) else None,
     )
+    if isinstance(job_file, str):
+        holder["job_file"] = job_file
+    return holder
 
 
 def runner_alive(state_dir: Path) -> Holder | None:

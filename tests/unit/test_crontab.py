@@ -81,9 +81,10 @@ def debian_fires(schedule: str, tz: ZoneInfo) -> list[datetime]:
         if day.month in months and ((dom and dow) if star_days else (dom or dow)):
             midnight = datetime(day.year, day.month, day.day)
             offset = midnight.replace(tzinfo=tz).utcoffset()
-            plain = offset == (midnight + timedelta(hours=23, minutes=59)).replace(
-                tzinfo=tz
-            ).utcoffset()
+            plain = (
+                offset
+                == (midnight + timedelta(hours=23, minutes=59)).replace(tzinfo=tz).utcoffset()
+            )
             for hour in hours:
                 for minute in minutes:
                     wall = midnight.replace(hour=hour, minute=minute)
@@ -174,7 +175,7 @@ def test_fixture_converts_and_fires_when_debian_cron_would(
 
 
 def test_the_user_fixture_detected_and_its_options() -> None:
-    text, jobs, conversion = _convert("user.crontab")
+    _, jobs, conversion = _convert("user.crontab")
     assert not conversion.system  # type: ignore[attr-defined]
     dump = jobs["pg_dump-app"]
     assert dump.description == "nightly database dump"
@@ -331,7 +332,9 @@ def test_output_refuses_to_overwrite_without_force(
     assert "jobs OK" in capsys.readouterr().out
 
 
-def test_stdin_and_detection(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stdin_and_detection(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import io
 
     monkeypatch.setattr("sys.stdin", io.StringIO("17 * * * * root run-parts /etc/cron.hourly\n"))

@@ -84,7 +84,9 @@ def _check(text: str) -> None:
         parse_job_file(text, "<converted>")
     except ConfigError as exc:
         lines = "; ".join(str(p) for p in exc.problems)
-        raise CronpyError(f"internal error: the converted job file does not load: {lines}") from None
+        raise CronpyError(
+            f"internal error: the converted job file does not load: {lines}"
+        ) from None
 
 
 def _write(path: Path, text: str) -> None:

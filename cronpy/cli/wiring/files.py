@@ -67,7 +67,7 @@ def edit(
         editor=run_editor,
         ask=ask,
         reload=lambda edited: reload_runner(chosen, edited),
-        problems_out=lambda text: sys.stderr.write(text + "\n"),
+        problems_out=lambda text: print(text, file=sys.stderr),
     )
     render(result)
     return result.exit_code
