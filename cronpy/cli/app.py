@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from cronpy import __version__
-from cronpy.cli.wiring import controls, reads
+from cronpy.cli.wiring import controls, files, reads
 
 app = typer.Typer(
     name="cronpy",
@@ -77,6 +77,8 @@ app.command("next")(reads.next_)
 app.command()(reads.why)
 app.command()(reads.validate)
 app.command("systemd-unit")(reads.systemd_unit)
+app.command("import-crontab")(files.import_crontab)
+app.command()(files.edit)
 
 
 def run_app(args: list[str]) -> int:

@@ -289,6 +289,7 @@ SCALARS: dict[str, Convert] = {
     "environment": _enum(Environment),
     "cwd": _abs_path,
     "user": _string,
+    "description": lambda v: _string(v, "a string saying what the job is for"),
     "max_runs": _int(1),
     "enabled": _bool,
     "after": _after,

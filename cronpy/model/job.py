@@ -106,6 +106,7 @@ class Job:
     max_duration: float | None = None  # seconds a run may go on before it is late
     hook_timeout: float = 60.0  # seconds an on_* hook may run before its group is stopped
     notify: Notify | None = None
+    description: str | None = None  # what the job is for, in the author's words
 
     @property
     def argv(self) -> list[str]:

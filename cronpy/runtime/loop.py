@@ -101,7 +101,8 @@ class Runner:
         self.reopen_requested = False
         self.exit_code = 0
         self.shutdown_grace = job_file.settings.shutdown_grace
-        self.lock.note(loaded_at=self.clock.now().isoformat())
+        # the file it runs (`cronpy edit` edits it by default) and since when
+        self.lock.note(job_file=str(job_file_path), loaded_at=self.clock.now().isoformat())
 
     # -- events ----------------------------------------------------------------------------------
     def _install_signals(self) -> None:

@@ -112,6 +112,7 @@ class Holder(TypedDict):
     degraded: NotRequired[str | None]  # what the runner cannot do right now (state writes failing)
     loaded_at: NotRequired[str | None]  # when the job file it runs was loaded
     reload_refused: NotRequired[str | None]  # the last reload it refused, when, and why
+    job_file: NotRequired[str | None]  # the absolute path of the file it runs (`cronpy edit`)
 
 
 # runner.json is written once at this size and then rewritten in place: a runner whose disk is
@@ -132,6 +133,7 @@ def read_holder(state_dir: Path) -> Holder | None:
         degraded=_text_or_none(data.get("degraded")),
         loaded_at=_text_or_none(data.get("loaded_at")),
         reload_refused=_text_or_none(data.get("reload_refused")),
+        job_file=_text_or_none(data.get("job_file")),
     )
 
 

@@ -32,6 +32,8 @@ VIEW_MODULES = {
     "cronpy.engine.why": "cronpy.cli.render.why",
     "cronpy.cli.commands.validate": "cronpy.cli.render.files",
     "cronpy.cli.commands.systemd": "cronpy.cli.render.files",
+    "cronpy.cli.commands.import_crontab": "cronpy.cli.render.crontab",
+    "cronpy.cli.commands.edit": "cronpy.cli.render.crontab",
 }
 
 

@@ -11,6 +11,8 @@ from cronpy.cli.render.base import Output, view
 def validate(result: ValidateResult, out: Output) -> None:
     count = len(result.jobs)
     out.line(f"{result.path}: {count} job{'s' * (count != 1)} OK", "green")
+    for warning in result.warnings:
+        out.line(str(warning), "yellow")
 
 
 @view(UnitResult)

@@ -134,13 +134,18 @@ def next_(
 
 def validate(
     file: Annotated[Path, typer.Argument(help="The TOML job file.")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit 2 when there are warnings too.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Check a job file: exit 0, or 2 listing every problem (file:line:col: job, key: message)."""
+    """Check a job file: exit 0, or 2 listing every problem (file:line:col: job, key: message).
+    Warnings (daylight-saving gaps, uneven steps, ...) do not fail it unless --strict."""
     from cronpy.cli.commands.validate import validate as check
 
-    render(check(file), as_json)
-    return 0
+    result = check(file, now=now())
+    render(result, as_json)
+    return 2 if strict and result.warnings else 0
 
 
 def systemd_unit(
