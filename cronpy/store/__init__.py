@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cronpy.errors import UsageError
 from cronpy.interfaces import Store
 from cronpy.model import Control, ControlKind, Finish, JobState, RunnerInfo
 
@@ -38,21 +37,10 @@ def open_store(
         from cronpy.store.sqlite import SqliteStore
 
         return SqliteStore(db_path(state_dir), readonly=readonly, busy_timeout=busy_timeout)
-    if url.startswith("sqlite://"):
-        # sqlite:///var/lib/cronpy/state.db is the absolute path /var/lib/cronpy/state.db
-        from cronpy.store.sqlite import SqliteStore
+    from cronpy.model.storeurl import parse_store_url
 
-        path = url.removeprefix("sqlite://")
-        if not path:
-            raise UsageError(
-                f"store URL {url!r} names no file: expected sqlite:///path/to/state.db"
-            )
-        return SqliteStore(Path(path), readonly=readonly, busy_timeout=busy_timeout)
-    if url.startswith(("postgresql://", "postgres://")):
-        raise UsageError(
-            f"the PostgreSQL store is not available yet: cannot use {url.split('@')[-1]!r};"
-            " leave --store unset to use the SQLite state in the state directory"
-        )
-    raise UsageError(
-        f"unknown store URL {url!r}: expected sqlite:///path/to/state.db or postgresql://..."
-    )
+    parsed = parse_store_url(url)  # refuses what this build cannot open, as validate does
+    from cronpy.store.sqlite import SqliteStore
+
+    assert parsed.path is not None  # sqlite is the one backend of this build
+    return SqliteStore(parsed.path, readonly=readonly, busy_timeout=busy_timeout)
