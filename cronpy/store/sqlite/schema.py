@@ -132,10 +132,16 @@ def _v3_late_flag(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN late TEXT")
 
 
+def _v4_enabled_flag(db: sqlite3.Connection) -> None:
+    """Whether the job file switches the job off, so status can say "disabled"."""
+    db.execute("ALTER TABLE jobs ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_retry_chains,
     _v3_late_flag,
+    _v4_enabled_flag,
 ]
 
 
