@@ -32,6 +32,8 @@ VIEW_MODULES = {
     "cronpy.engine.why": "cronpy.cli.render.why",
     "cronpy.cli.commands.validate": "cronpy.cli.render.files",
     "cronpy.cli.commands.systemd": "cronpy.cli.render.files",
+    "cronpy.cli.commands.logs": "cronpy.cli.render.files",
+    "cronpy.cli.commands.stop": "cronpy.cli.render.changes",
 }
 
 
