@@ -321,3 +321,20 @@ def test_a_job_name_longer_than_200_characters_is_refused_where_it_is(
     assert f"{path}:2:1:" in result.err and "at most 200" in result.err
     path.write_text(f'[jobs.{"a" * 200}]\nschedule = "@daily"\ncommand = "true"\n')
     assert cli("validate", str(path)).code == 0
+
+
+# -- 11: next shows whole seconds, as every other command ---------------------------------------
+
+
+def test_next_shows_whole_seconds() -> None:
+    import io
+    from zoneinfo import ZoneInfo
+
+    from cronpy.cli.commands.preview import NextResult
+    from cronpy.cli.render import render
+
+    utc = ZoneInfo("UTC")
+    moment = datetime(2026, 3, 2, 3, 15, 0, 123456, tzinfo=utc)
+    out = io.StringIO()
+    render(NextResult("every 15m", "UTC", moment, (moment,), utc), stream=out, color=False)
+    assert "2026-03-02T03:15:00+00:00" in out.getvalue() and "123456" not in out.getvalue()
