@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
 
 from cronpy import __version__
 from cronpy.cli.wiring import controls, files, reads
@@ -41,6 +42,7 @@ def _root(
         Path | None,
         typer.Option(
             "--state-dir",
+            metavar="DIR",
             envvar="CRONPY_STATE_DIR",
             help="State directory (history, locks, logs). Default: /var/lib/cronpy for root, "
             "else the user's state directory.",
@@ -58,27 +60,55 @@ def _root(
     can query."""
 
 
+class Command(TyperCommand):
+    """One placeholder style in every command's help: upper case, ``[X]`` when optional,
+    never typer's ``{x}`` or ``<str>`` (a command's own metavar wins)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is None and param.name:
+                param.metavar = param.name.upper().removesuffix("_")
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name != "argument":
+                continue
+            name = str(param.metavar)
+            if name.startswith("["):
+                pieces.append(name)
+            else:
+                pieces.append(name if param.required else f"[{name}]")
+        return pieces
+
+
 # The commands, in the order ``cronpy --help`` lists them. A name is the function's (with
-# dashes for underscores) unless given.
-app.command()(controls.run)
+# dashes for underscores) unless given. Each summary there is the first sentence of the
+# docstring, short enough to show whole (a test holds them to it).
+command = app.command
+command(cls=Command)(controls.run)
+command(cls=Command)(controls.stop)
 # reading the state
-app.command()(reads.status)
-app.command()(reads.history)
-app.command()(reads.logs)
+command(cls=Command)(reads.status)
+command(cls=Command)(reads.history)
+command(cls=Command)(reads.logs)
 # changing the state
-app.command()(controls.pause)
-app.command()(controls.resume)
+command(cls=Command)(controls.pause)
+command(cls=Command)(controls.resume)
 # asking the runner
-app.command()(controls.trigger)
-app.command()(controls.cancel)
-app.command()(controls.reload)
+command(cls=Command)(controls.trigger)
+command(cls=Command)(controls.cancel)
+command(cls=Command)(controls.reload)
 # schedules and files
-app.command("next")(reads.next_)
-app.command()(reads.why)
-app.command()(reads.validate)
-app.command("systemd-unit")(reads.systemd_unit)
-app.command("import-crontab")(files.import_crontab)
-app.command()(files.edit)
+command("next", cls=Command)(reads.next_)
+command(cls=Command)(reads.why)
+command(cls=Command)(reads.validate)
+command("systemd-unit", cls=Command, short_help="Print a systemd service unit for FILE.")(
+    reads.systemd_unit
+)
+command("import-crontab", cls=Command)(files.import_crontab)
+command(cls=Command)(files.edit)
 
 
 def run_app(args: list[str]) -> int:

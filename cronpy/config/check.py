@@ -38,6 +38,7 @@ from cronpy.schedule import parse_at, parse_schedule
 from cronpy.schedule.kinds import AfterOnlySchedule
 
 _JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+MAX_JOB_NAME = 200  # a log directory is named after the job; most file systems allow 255 bytes
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _P = TypeVar("_P")
 
@@ -178,6 +179,14 @@ def check_document(
             checker.report(
                 f"invalid job name {show(name)}: expected letters, digits, '_', '.' and '-', "
                 "starting with a letter or digit",
+                where,
+                name,
+            )
+        elif len(name) > MAX_JOB_NAME:
+            checker.report(
+                f"invalid job name {show(name[:40] + '...')} ({len(name)} characters): expected at"
+                f" most {MAX_JOB_NAME} (the name is a directory of run logs, and file names are"
+                " limited)",
                 where,
                 name,
             )

@@ -71,6 +71,18 @@ def _string(value: Any, what: str = "a non-empty string") -> str:
     return value
 
 
+def _store_url(value: str) -> str:
+    """A URL ``cronpy run`` can open: the same check (and message) as ``open_store``'s."""
+    from cronpy.errors import UsageError
+    from cronpy.model.storeurl import parse_store_url
+
+    try:
+        parse_store_url(value)
+    except UsageError as exc:
+        raise BadValue(str(exc)) from None
+    return value
+
+
 def _abs_path(value: Any) -> Path:
     what = "an absolute path string (existence is checked when the job starts, not here)"
     text = _string(value, what)
@@ -322,7 +334,7 @@ DEFAULT_KEYS = JOB_KEYS - set(PER_JOB_ONLY)
 # A job's table overrides the same table in [defaults] key by key; a window is one rule.
 MERGED_TABLES = ("retry", "keep", "notify", "env")
 SETTINGS: dict[str, Convert] = {
-    "store": lambda v: _string(v, 'a store URL like "postgresql://host/db"'),
+    "store": lambda v: _store_url(_string(v, 'a store URL like "postgresql://host/db"')),
     "shutdown_grace": _duration(positive=False),
 }
 TOP_KEYS = ["defaults", "jobs", "cronpy"]

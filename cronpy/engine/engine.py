@@ -339,11 +339,13 @@ class Engine:
                     schedule=schedule,
                     timezone=timezone,
                     command=command,
+                    enabled=job.enabled,
                 )
             elif (
                 state.cursor is None
                 or not state.present
                 or (state.schedule, state.timezone, state.command) != shown
+                or state.enabled != job.enabled
             ):
                 state = replace(
                     state,
@@ -352,6 +354,7 @@ class Engine:
                     timezone=shown[1],
                     command=shown[2],
                     present=True,
+                    enabled=job.enabled,
                 )
             if rt is None:
                 board.jobs[name] = JobRuntime(job=job, state=state, live_from=board.live_since)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from cronpy.model import Job, JobState, Run, SkipReason, Status
@@ -63,12 +63,19 @@ def lookup_from(job: Job, state: JobState | None, at: datetime | None, now: date
 
 
 def why(
-    job: Job, state: JobState | None, runs: Sequence[Run], at: datetime | None, now: datetime
+    job: Job,
+    state: JobState | None,
+    runs: Sequence[Run],
+    at: datetime | None,
+    now: datetime,
+    shown_in: tzinfo | None = None,
 ) -> WhyAnswer:
     """Explain ``job`` at ``at`` (default: its last due time), then its next run.
 
     ``runs``: the job's records created since ``lookup_from(...)``, in any order.
+    ``shown_in``: the zone the sentences give times in (default: the job's), with the offset.
     """
+    zone = shown_in or job.timezone
     schedule = job.schedule
     anchor = state.first_seen if state is not None else None
     ours = sorted((r for r in runs if r.job == job.name), key=lambda r: r.id)
@@ -80,7 +87,7 @@ def why(
         not_before = anchor if anchor is not None else now - LOOK_BACK
         occurrence = schedule.previous_fire(now, not_before=not_before, anchor=anchor)
         if occurrence is None:
-            since = f" since it first appeared ({_at(job, anchor)})" if anchor else ""
+            since = f" since it first appeared ({_at(zone, anchor)})" if anchor else ""
             lines.append(f"{job.name} has not been due yet{since}.")
     elif schedule.fires_at(at, anchor=anchor):
         occurrence = at
@@ -90,18 +97,20 @@ def why(
         before = schedule.previous_fire(at, not_before=at - LOOK_BACK, anchor=anchor)
         after = schedule.next_after(at, anchor=anchor)
         lines.append(
-            f"{_at(job, at)} is not a fire time of {schedule.text!r} ({job.timezone.key})."
-            + _nearest(job, before, after)
+            f"{_at(zone, at)} is not a fire time of {schedule.text!r} ({job.timezone.key})."
+            + _nearest(zone, before, after)
         )
         for near in (before, after):
             if near is not None and near <= now:
-                lines.append(f"At {_at(job, near)}: " + _occurrence(job, state, ours, near, now)[2])
+                lines.append(
+                    f"At {_at(zone, near)}: " + _occurrence(job, state, ours, near, now, zone)[2]
+                )
     records: tuple[Run, ...] = ()
     covered_by = None
     if occurrence is not None:
-        records, covered_by, sentence = _occurrence(job, state, ours, occurrence, now)
-        lines.append(f"{job.name} was due at {_at(job, occurrence)}: {sentence}")
-    next_run_at, next_lines = _next(job, state, now)
+        records, covered_by, sentence = _occurrence(job, state, ours, occurrence, now, zone)
+        lines.append(f"{job.name} was due at {_at(zone, occurrence)}: {sentence}")
+    next_run_at, next_lines = _next(job, state, now, zone)
     lines.extend(next_lines)
     return WhyAnswer(
         job=job.name,
@@ -117,12 +126,12 @@ def why(
     )
 
 
-def _nearest(job: Job, before: datetime | None, after: datetime | None) -> str:
+def _nearest(zone: tzinfo, before: datetime | None, after: datetime | None) -> str:
     parts = []
     if before is not None:
-        parts.append(f"the one before is {_at(job, before)}")
+        parts.append(f"the one before is {_at(zone, before)}")
     if after is not None:
-        parts.append(f"the next is {_at(job, after)}")
+        parts.append(f"the next is {_at(zone, after)}")
     if not parts:
         return " It has no fire time near it."
     sentence = "; ".join(parts)
@@ -130,7 +139,12 @@ def _nearest(job: Job, before: datetime | None, after: datetime | None) -> str:
 
 
 def _occurrence(
-    job: Job, state: JobState | None, runs: list[Run], occurrence: datetime, now: datetime
+    job: Job,
+    state: JobState | None,
+    runs: list[Run],
+    occurrence: datetime,
+    now: datetime,
+    zone: tzinfo,
 ) -> tuple[tuple[Run, ...], Run | None, str]:
     """The records of one occurrence, the missed record covering it, and a sentence."""
     records = tuple(r for r in runs if r.scheduled_at == occurrence)
@@ -151,7 +165,7 @@ def _occurrence(
             (),
             None,
             (
-                f"that is before the job first appeared ({_at(job, state.first_seen)}), "
+                f"that is before the job first appeared ({_at(zone, state.first_seen)}), "
                 "so nothing was due."
             ),
         )
@@ -241,7 +255,9 @@ def _reason(reason: str | None) -> str:
     return ": " + _SKIP_WORDS.get(reason, reason)
 
 
-def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | None, list[str]]:
+def _next(
+    job: Job, state: JobState | None, now: datetime, zone: tzinfo
+) -> tuple[datetime | None, list[str]]:
     """When the job runs next and why then (or why never)."""
     if state is not None and not state.present:
         return None, ["It is no longer in the runner's job file, so it will not run."]
@@ -270,14 +286,14 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
                 "It is paused until resumed (`cronpy resume "
                 f"{job.name}`); until then its occurrences are recorded skipped (paused)."
             ]
-        lines.append(f"It is paused until {_at(job, state.paused_until)}.")
+        lines.append(f"It is paused until {_at(zone, state.paused_until)}.")
         start = state.paused_until
     nxt = job.schedule.next_after(start, anchor=anchor)
     if nxt is not None and job.window is not None and not _in_window(job, nxt):
         first_out = nxt
         nxt = _next_in_window(job, nxt, anchor)
         lines.append(
-            f"Its next fire time, {_at(job, first_out)}, is outside its window, "
+            f"Its next fire time, {_at(zone, first_out)}, is outside its window, "
             "where it is recorded skipped (window)."
         )
     retries = state.retries if state is not None else ()
@@ -285,16 +301,16 @@ def _next(job: Job, state: JobState | None, now: datetime) -> tuple[datetime | N
     for pending in retries:
         lines.append(
             f"A retry (attempt {pending.attempt}) of the run due"
-            f" {_at(job, pending.scheduled_at)} is due at {_at(job, pending.due_at)}."
+            f" {_at(zone, pending.scheduled_at)} is due at {_at(zone, pending.due_at)}."
         )
     if nxt is None:
         lines.append("Its schedule has no fire time left, so it will not run on schedule again.")
         return retry, lines
     lines.append(
-        f"It runs next at {_at(job, nxt)} (in {format_duration((nxt - now).total_seconds())})."
+        f"It runs next at {_at(zone, nxt)} (in {format_duration((nxt - now).total_seconds())})."
     )
     if state is not None and state.next_run_at is not None and state.next_run_at != nxt:
-        lines.append(f"The runner last planned it for {_at(job, state.next_run_at)}.")
+        lines.append(f"The runner last planned it for {_at(zone, state.next_run_at)}.")
     return (nxt if retry is None else min(nxt, retry)), lines
 
 
@@ -312,8 +328,8 @@ def _next_in_window(job: Job, after: datetime, anchor: datetime | None) -> datet
     return None
 
 
-def _at(job: Job, when: datetime | None) -> str:
-    """An instant as the job sees it: a wall time in its zone, with the UTC offset."""
+def _at(zone: tzinfo, when: datetime | None) -> str:
+    """An instant as a wall time in ``zone``, with the UTC offset."""
     if when is None:
         return "never"
-    return when.astimezone(job.timezone).isoformat(timespec="seconds")
+    return when.astimezone(zone).isoformat(timespec="seconds")

@@ -105,6 +105,7 @@ class JobState:
     timezone: str = ""
     command: str = ""
     present: bool = True  # still in the runner's job file
+    enabled: bool = True  # the job file's ``enabled``, for ``status``
 
     def is_paused(self, now: datetime) -> bool:
         """Paused at ``now``: a pause with an ``until`` in the past has expired."""

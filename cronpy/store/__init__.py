@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cronpy.errors import StateError, UsageError
+from cronpy.errors import StateError
 from cronpy.interfaces import Store
 from cronpy.model import Control, ControlKind, Finish, JobState, RunnerInfo
 
@@ -39,21 +39,15 @@ def open_store(
         from cronpy.store.sqlite import SqliteStore
 
         return SqliteStore(db_path(state_dir), readonly=readonly, busy_timeout=busy_timeout)
-    if url.startswith("sqlite://"):
-        # sqlite:///var/lib/cronpy/state.db is the absolute path /var/lib/cronpy/state.db
-        from cronpy.store.sqlite import SqliteStore
+    from cronpy.model.storeurl import parse_store_url
 
-        path = url.removeprefix("sqlite://")
-        if not path:
-            raise UsageError(
-                f"store URL {url!r} names no file: expected sqlite:///path/to/state.db"
-            )
-        return SqliteStore(Path(path), readonly=readonly, busy_timeout=busy_timeout)
-    if url.startswith(("postgresql://", "postgres://")):
+    parsed = parse_store_url(url)  # refuses what this build cannot open, as validate does
+    if parsed.scheme == "postgresql":
         return _open_postgres(url, readonly=readonly)
-    raise UsageError(
-        f"unknown store URL {url!r}: expected sqlite:///path/to/state.db or postgresql://..."
-    )
+    from cronpy.store.sqlite import SqliteStore
+
+    assert parsed.path is not None
+    return SqliteStore(parsed.path, readonly=readonly, busy_timeout=busy_timeout)
 
 
 def _open_postgres(url: str, *, readonly: bool) -> Store:

@@ -182,10 +182,93 @@ def test_validate_json_of_a_file_with_a_hostile_job_name(scratch: Path, name: st
     )
     code, out, err = call("validate", "--json", str(job_file))
     assert "Traceback" not in out + err
+    document = json.loads(out)  # --json: one document on stdout, valid or not
     if code == 0:
-        assert json.loads(out)["jobs"] == [name]
+        assert document["ok"] is True and document["jobs"] == [name]
     else:
-        assert code == 2 and "name" in err.lower() and out == ""
+        assert code == 2 and document["ok"] is False and document["jobs"] == []
+        assert any("name" in p["message"].lower() for p in document["problems"])
+
+
+@HOSTILE
+@given(length=st.integers(1, 400))
+def test_job_names_longer_than_200_characters_are_refused(scratch: Path, length: int) -> None:
+    """A name is a log directory: past the file system's limit, trigger --wait would fail."""
+    job_file = scratch / f"long{next(_counter)}.toml"
+    job_file.write_text(f'[jobs.{"n" * length}]\nschedule = "@daily"\ncommand = "true"\n')
+    code, out, err = call("validate", str(job_file))
+    assert code == (0 if length <= 200 else 2), (code, err)
+    assert "Traceback" not in out + err
+    if code == 2:
+        assert f"{job_file}:1:1:" in err and "at most 200" in err
+
+
+# -- hostile numbers and dates on the command line ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from datetime import datetime
+
+    from cronpy.model import JobState
+    from cronpy.runtime.statedir import db_path, ensure_state_dir
+    from cronpy.store.sqlite import SqliteStore
+
+    state = ensure_state_dir(tmp_path_factory.mktemp("numbers") / "state")
+    store = SqliteStore(db_path(state))
+    first = datetime(2026, 3, 1, tzinfo=UTC)
+    store.save_job_states(
+        [JobState(name="j", first_seen=first, schedule="0 3 * * *", timezone="Europe/Paris")]
+    )
+    store.close()
+    return state
+
+
+NUMBER = st.one_of(
+    st.integers(-(10**30), 10**30),
+    st.sampled_from([0, -1, 2**63 - 1, 2**63, 2**64, 10**20]),
+).map(str)
+DURATION = st.builds(lambda n, u: f"{n}{u}", st.integers(0, 10**15), st.sampled_from("smhdw"))
+INSTANT = st.one_of(
+    st.datetimes().map(lambda d: d.isoformat()),
+    st.datetimes(timezones=st.just(UTC)).map(lambda d: d.isoformat()),
+    st.sampled_from(["9999-12-31T23:59:59.999999", "0001-01-01T00:00", "9999-12-31T23:59+14:00"]),
+)
+COMMANDS = st.one_of(
+    NUMBER.map(lambda n: ["logs", "j", n]),
+    NUMBER.map(lambda n: ["logs", "j", "--run", n]),
+    NUMBER.map(lambda n: ["logs", n]),
+    NUMBER.map(lambda n: ["history", "-n", n]),
+    NUMBER.map(lambda n: ["cancel", n]),
+    NUMBER.map(lambda n: ["cancel", "j", "--run", n]),
+    NUMBER.map(lambda n: ["next", "@daily", "-n", n]),
+    NUMBER.map(lambda n: ["stop", "--timeout", n]),
+    DURATION.map(lambda d: ["history", "--since", d]),
+    DURATION.map(lambda d: ["pause", "j", "--for", d]),
+    INSTANT.map(lambda t: ["history", "--since", t]),
+    INSTANT.map(lambda t: ["pause", "j", "--until", t]),
+    INSTANT.map(lambda t: ["why", "j", t]),
+    INSTANT.map(lambda t: ["next", "0 3 * * *", "--after", t, "--tz", "Pacific/Kiritimati"]),
+)
+
+
+@HOSTILE
+@given(args=COMMANDS)
+def test_hostile_numbers_and_dates_are_answered_not_raised(
+    small_state: Path, args: list[str]
+) -> None:
+    code, out, err = call("--state-dir", str(small_state), *args)
+    event(f"{args[0]} exit {code}")
+    assert code in (0, 1, 2, 3), (args, code, err)
+    assert "Traceback" not in out + err, (args, err)
+    if code == 2:
+        assert err.strip(), "a refused argument says why"
+    # a pause that went through leaves the state one the read commands can still explain
+    if args[0] == "pause" and code == 0:
+        for then in (["why", "j"], ["status"], ["status", "--json"]):
+            again = call("--state-dir", str(small_state), *then)
+            assert again[0] == 0 and "Traceback" not in again[2], (args, then, again)
+        call("--state-dir", str(small_state), "resume", "j")
 
 
 # -- the real entry point ------------------------------------------------------------------------

@@ -290,6 +290,8 @@ def test_status_json_shape(cli: Cli, state: Path) -> None:
     backup = jobs["backup"]
     assert set(backup) == {
         "name",
+        "enabled",
+        "late",
         "schedule",
         "timezone",
         "paused",

@@ -49,7 +49,7 @@ def only(text: str) -> Problem:
 
 FULL = """\
 [cronpy]
-store = "postgresql://cronpy@db/cronpy"
+store = "sqlite:///var/lib/cronpy/shared.db"
 shutdown_grace = "45s"
 
 [jobs.backup]
@@ -92,7 +92,7 @@ def test_every_key_is_accepted_and_typed() -> None:
     job_file = parse_job_file(FULL, "jobs.toml")
     assert list(job_file.jobs) == ["backup", "db-dump"]
     assert job_file.settings == RunnerSettings(
-        store="postgresql://cronpy@db/cronpy", shutdown_grace=45.0
+        store="sqlite:///var/lib/cronpy/shared.db", shutdown_grace=45.0
     )
     job = job_file.jobs["backup"]
     assert job.name == "backup"

@@ -67,6 +67,14 @@ def check_jobs(names: Iterable[str], states: Mapping[str, JobState], where: Path
 
 _ISO_EXAMPLES = '"2026-03-08T03:00", "2026-03-08T03:00:00+01:00" or "2026-03-08T02:00Z"'
 
+# Instants typed at the command line must lie in this range: anything beyond is a typo, and
+# near datetime's own limits (year 1 and 9999) adding a day or an offset overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+LONGEST = LATEST - EARLIEST  # the longest duration anything may span
+MAX_ID = 2**63 - 1  # run ids are SQLite integers
+MAX_COUNT = 1_000_000_000  # -n: more rows than any terminal or script wants at once
+
 
 def parse_instant(text: str, *, tz: tzinfo, option: str) -> datetime:
     """An ISO 8601 time as a UTC instant. A naive time is a wall time in ``tz``; a wall time
@@ -77,9 +85,32 @@ def parse_instant(text: str, *, tz: tzinfo, option: str) -> datetime:
         raise UsageError(
             f"invalid {option} {text!r}: expected an ISO 8601 time, like {_ISO_EXAMPLES}"
         ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    return when.astimezone(UTC)
+    # the year first: converting a wall time next to year 1 or 9999 to UTC overflows
+    if EARLIEST.year <= when.year < LATEST.year:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=tz)
+        when = when.astimezone(UTC)
+    if not EARLIEST <= when.replace(tzinfo=when.tzinfo or UTC) < LATEST:
+        raise UsageError(
+            f"invalid {option} {text!r}: expected a time between {EARLIEST.year} and"
+            f" {LATEST.year - 1}"
+        )
+    return when
+
+
+def parse_span(text: str, *, option: str) -> timedelta:
+    """A duration typed at the command line (``--for 2h``), at most ``LONGEST``."""
+    from cronpy.model.durations import parse_duration
+
+    try:
+        seconds = parse_duration(text.strip())
+    except DurationError as exc:
+        raise UsageError(f"invalid {option}: {exc}") from None
+    if seconds > LONGEST.total_seconds():
+        raise UsageError(
+            f"invalid {option} {text!r}: expected at most {LONGEST.days}d (until {LATEST.year})"
+        )
+    return timedelta(seconds=seconds)
 
 
 def parse_since(text: str, *, now: datetime, tz: tzinfo, option: str = "--since") -> datetime:
@@ -87,16 +118,37 @@ def parse_since(text: str, *, now: datetime, tz: tzinfo, option: str = "--since"
     from cronpy.model.durations import parse_duration
 
     try:
-        return now - timedelta(seconds=parse_duration(text.strip()))
+        seconds = parse_duration(text.strip())
     except DurationError:
         pass
+    else:
+        if seconds > (now - EARLIEST).total_seconds():
+            raise UsageError(
+                f"invalid {option} {text!r}: that is before {EARLIEST.year}; nothing was recorded"
+                " then"
+            )
+        return now - timedelta(seconds=seconds)
     try:
         return parse_instant(text, tz=tz, option=option)
-    except UsageError:
+    except UsageError as exc:
+        if "between" in str(exc):
+            raise
         raise UsageError(
             f'invalid {option} {text!r}: expected a duration before now, like "2h" or "3d",'
             f" or an ISO 8601 time, like {_ISO_EXAMPLES}"
         ) from None
+
+
+def check_run_id(number: int, option: str = "RUN") -> int:
+    if not 1 <= number <= MAX_ID:
+        raise UsageError(f"invalid {option} {number}: expected a run id from 1 to {MAX_ID}")
+    return number
+
+
+def check_count(number: int, option: str = "-n") -> int:
+    if not 1 <= number <= MAX_COUNT:
+        raise UsageError(f"invalid {option} {number}: expected a number from 1 to {MAX_COUNT:,}")
+    return number
 
 
 def local_zone() -> tzinfo:
@@ -105,3 +157,9 @@ def local_zone() -> tzinfo:
     from cronpy.config import system_timezone
 
     return system_timezone()
+
+
+def shown_zone(utc: bool) -> tzinfo:
+    """The one zone a command shows times in and reads naive times in (README: "Times"):
+    the viewer's local zone, or UTC with ``--utc``."""
+    return UTC if utc else local_zone()

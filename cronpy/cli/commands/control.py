@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronpy.cli.commands.common import check_jobs, require_runner
+from cronpy.cli.commands.common import check_jobs, check_run_id, require_runner
 from cronpy.errors import CronpyError, FailedError, NoRunnerError, UsageError
 from cronpy.model import Control, ControlKind, Run, Status
 from cronpy.model.run import RELOAD_REJECTED
@@ -58,20 +58,33 @@ def trigger(store: Store, *, state_dir: Path, job: str, now: datetime) -> Reques
     return Requested(ControlKind.TRIGGER, f"triggered {job!r} (request {control})", (control,))
 
 
-def cancel(store: Store, *, state_dir: Path, target: str, now: datetime) -> Requested:
-    """Stop a run (``target`` is a run id) or every running run of a job (a job name)."""
+def cancel(
+    store: Store, *, state_dir: Path, target: str | None, now: datetime, run_id: int | None = None
+) -> Requested:
+    """Stop every running run of a job (``target`` names it), or one run: ``--run ID``, or a
+    ``target`` of digits that no job is named (a job called ``7`` is always the job)."""
     from cronpy.runtime.statedir import send_wake
 
-    if target.isdigit():
-        run = store.get_run(int(target))
+    states = store.job_states()
+    if run_id is None and target is not None and target not in states and target.isdigit():
+        run_id = int(target)
+        target = None
+    if run_id is not None:
+        check_run_id(run_id, "--run")
+        run = store.get_run(run_id)
         if run is None:
-            raise UsageError(f"there is no run {target}")
+            raise UsageError(f"there is no run {run_id}")
+        if target is not None and run.job != target:
+            check_jobs([target], states, state_dir)
+            raise UsageError(f"run {run_id} is a run of {run.job!r}, not of {target!r}")
         require_runner(state_dir, f"run {run.id} cannot be cancelled")
         if run.status is not Status.RUNNING:
             raise FailedError(f"run {run.id} of {run.job!r} is not running: it {_ended(run)}")
         runs = [run]
     else:
-        check_jobs([target], store.job_states(), state_dir)
+        if target is None:
+            raise UsageError("name the job to cancel, or the run with --run ID")
+        check_jobs([target], states, state_dir)
         require_runner(state_dir, f"nothing of {target!r} can be cancelled")
         runs = [r for r in store.running_runs() if r.job == target]
         if not runs:
@@ -130,9 +143,16 @@ def reload(
 
 
 def wait_taken(
-    store: Store, control_id: int, *, sleep: Callable[[float], None], poll: float = POLL_SECONDS
+    store: Store,
+    control_id: int,
+    *,
+    sleep: Callable[[float], None],
+    poll: float = POLL_SECONDS,
+    alive: Callable[[], bool] | None = None,
 ) -> Control:
-    """Poll until the runner has taken the control."""
+    """Poll until the runner has taken the control; NoRunnerError (exit 3) when ``alive``
+    (asked about once a second) says the runner is gone: it would wait forever."""
+    polls = 0
     while True:
         control = store.get_control(control_id)
         if control is None:
@@ -140,6 +160,12 @@ def wait_taken(
         if control.taken_at is not None:
             return control
         sleep(poll)
+        polls += 1
+        if alive is not None and polls % max(1, round(1.0 / poll)) == 0 and not alive():
+            raise NoRunnerError(
+                f"the runner is gone (killed?) before it took request {control_id}; it stays"
+                " queued and runs when a runner starts"
+            )
 
 
 def started_run(store: Store, control: Control) -> Run:

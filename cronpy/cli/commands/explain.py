@@ -4,7 +4,7 @@ remembers of it (schedule and zone; window, max_runs and enabled are then unknow
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,7 +28,10 @@ def explain(
     at: str | None,
     job_file: Path | None,
     now: datetime,
+    zone: tzinfo,
 ) -> WhyAnswer:
+    """``at``, if naive, is read in ``zone``, and the answer gives its times in ``zone``: the
+    one zone every command shows and reads times in (the viewer's, or UTC with --utc)."""
     from cronpy.engine.why import lookup_from, why
 
     state = store.job_state(job)
@@ -37,11 +40,11 @@ def explain(
         check_jobs([job], store.job_states(), state_dir)  # raises, with a did-you-mean
     if definition is None:
         assert state is not None
-        definition = _from_state(state)
-    instant = None if at is None else parse_instant(at, tz=definition.timezone, option="T")
+        definition = job_from_state(state)
+    instant = None if at is None else parse_instant(at, tz=zone, option="T")
     since = lookup_from(definition, state, instant, now)
     runs = store.runs(job, limit=RECORDS_SEARCHED, since=since)
-    answer = why(definition, state, runs, instant, now)
+    answer = why(definition, state, runs, instant, now, shown_in=zone)
     if job_file is None and state is not None and state.present:
         note = "(Without --file, window, max_runs and enabled are not considered.)"
         answer = replace(answer, explanation=(*answer.explanation, note))
@@ -59,7 +62,7 @@ def _from_file(path: Path, name: str) -> Job:
     return jobs[name]
 
 
-def _from_state(state: JobState) -> Job:
+def job_from_state(state: JobState) -> Job:
     from cronpy.model import Job
     from cronpy.schedule import parse_at, parse_schedule
 

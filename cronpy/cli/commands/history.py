@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronpy.cli.commands.common import check_jobs
+from cronpy.cli.commands.common import check_count, check_jobs
 from cronpy.errors import UsageError
 from cronpy.model import Run, Status
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 class HistoryResult:
     job: str | None
     runs: tuple[Run, ...]  # newest first
+    filtered: bool = False  # --status or --since narrowed the runs
+    zone: tzinfo | None = None  # the zone times are shown in (None: local)
 
     def to_json(self) -> dict[str, Any]:
         return {"job": self.job, "runs": [r.to_json() for r in self.runs]}
@@ -40,12 +42,13 @@ def history(
     limit: int,
     status: Status | None,
     since: datetime | None,
+    zone: tzinfo | None = None,
 ) -> HistoryResult:
-    if limit < 1:
-        raise UsageError(f"invalid -n {limit}: expected a number of runs, 1 or more")
+    check_count(limit)
     if job is not None and store.job_state(job) is None:
         # Only an unknown name pays for loading every job (for the did-you-mean); removed jobs
         # keep their state, and so their history.
         check_jobs([job], store.job_states(), state_dir)
     runs = store.runs(job, limit=limit, status=status, since=since)
-    return HistoryResult(job=job, runs=tuple(runs))
+    filtered = status is not None or since is not None
+    return HistoryResult(job=job, runs=tuple(runs), filtered=filtered, zone=zone)

@@ -7,22 +7,45 @@ only the runner must not (DESIGN §7), and a person watching a log does not need
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from cronpy.cli.commands.common import check_jobs
-from cronpy.errors import FailedError, StateError, UsageError
+from cronpy.cli.commands.common import check_jobs, check_run_id
+from cronpy.errors import FailedError, NoRunnerError, StateError, UsageError
 from cronpy.model import Run, Status
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
 
 POLL_SECONDS = 0.2
+ALIVE_SECONDS = 1.0  # how often a follower checks that the runner is still up
 _CHUNK = 64 * 1024
 
 
-def pick_run(store: Store, *, state_dir: Path, job: str, run_id: int | None) -> Run:
-    """Run ``run_id`` of ``job``, or by default the job's latest run that has a log."""
+@dataclass(frozen=True)
+class LogResult:
+    """``logs --json``: the run's record and its output as text."""
+
+    run: Run
+    output: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run.to_json(), "output": self.output}
+
+
+def pick_run(store: Store, *, state_dir: Path, target: str, run_id: int | None) -> Run:
+    """The run named by ``target`` and ``--run``: ``target`` is a job's name (then its run
+    ``run_id``, by default its latest run that has a log), or a run id where no job has that
+    name, so a job called ``7`` is always the job."""
+    if run_id is not None:
+        check_run_id(run_id, "--run")
+    if store.job_state(target) is None and target.isdigit() and run_id is None:
+        run = store.get_run(check_run_id(int(target)))
+        if run is None:
+            raise UsageError(f"there is no job and no run named {target}")
+        return run
+    job = target
     if store.job_state(job) is None:
         check_jobs([job], store.job_states(), state_dir)
     if run_id is not None:
@@ -61,11 +84,19 @@ def follow(
     *,
     sleep: Callable[[float], None],
     poll: float = POLL_SECONDS,
+    alive: Callable[[], bool] | None = None,
+    check_every: float = ALIVE_SECONDS,
 ) -> Iterator[bytes]:
     """The run's output as it grows, until the run is no longer ``running``; then the rest.
-    Callers read the ended run's record from the store afterwards."""
+    Callers read the ended run's record from the store afterwards.
+
+    ``alive`` (the runner lock's holder check) is asked about every ``check_every`` seconds:
+    a runner killed with SIGKILL never records the end of its runs, so without it a follower
+    would wait forever. Then RunnerGone (exit 3) after the output written so far."""
     position = 0
     current = run
+    polls_per_check = max(1, round(check_every / poll))
+    polls = 0
     while True:
         # Read the status before the file: output written before the run ended is then
         # always read by the pass that sees it ended.
@@ -75,10 +106,24 @@ def follow(
         if finished:
             return
         sleep(poll)
+        polls += 1
+        gone = alive is not None and polls % polls_per_check == 0 and not alive()
         latest = store.get_run(current.id)
         if latest is None:  # pruned under our feet; nothing more will come
             return
+        if gone and latest.status is Status.RUNNING:
+            if latest.log_path is not None:
+                yield from _read_from(latest.log_path, position)
+            raise RunnerGone(
+                f"the runner is gone (killed?) while run {latest.id} of {latest.job!r} was"
+                " running: the run is left `running`, and the next runner to start marks it"
+                " lost"
+            )
         current = latest
+
+
+class RunnerGone(NoRunnerError):
+    """The runner died (SIGKILL, OOM) while a command waited on one of its runs."""
 
 
 def _read_from(path: str, position: int) -> Generator[bytes, None, int]:

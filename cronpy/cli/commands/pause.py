@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ class PauseChange:
 class PauseResult:
     changes: tuple[PauseChange, ...]
     runner_woken: bool  # False: no runner listening; it reads the pause when it starts
+    zone: tzinfo | None = None  # the zone times are shown in (None: local)
 
     def to_json(self) -> dict[str, Any]:
         return {"jobs": [c.to_json() for c in self.changes], "runner_notified": self.runner_woken}
@@ -67,10 +68,14 @@ def set_paused(
     paused: bool,
     until: datetime | None,
     now: datetime,
+    zone: tzinfo | None = None,
 ) -> PauseResult:
     """Pause (until ``until``, or until resumed) or resume jobs, and tell the runner."""
     if until is not None and until <= now:
-        raise UsageError(f"the pause would end at {until.isoformat()}, which is not in the future")
+        raise UsageError(
+            f"the pause would end at {until.isoformat(timespec='seconds')}, which is not in the"
+            " future"
+        )
     states = store.job_states()
     chosen = select(
         states, names, all_jobs=all_jobs, state_dir=state_dir, verb="pause" if paused else "resume"
@@ -88,4 +93,4 @@ def set_paused(
         for n in chosen
     )
     woken = wake(store, state_dir, now) if any(c.changed for c in changes) else False
-    return PauseResult(changes=changes, runner_woken=woken)
+    return PauseResult(changes=changes, runner_woken=woken, zone=zone)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +27,17 @@ class JobStatus:
     last_run: Run | None
     running: tuple[Run, ...]
     present: bool  # still in the runner's job file
+    enabled: bool = True
+    late: str | None = None  # why it is late (late_after, max_duration), until it succeeds
+    # With no runner up: the job's next fire time after now, from its schedule (the stored
+    # plan may be in the past); None with a runner up, which keeps next_run_at current.
+    would_run_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "enabled": self.enabled,
+            "late": self.late,
             "schedule": self.schedule,
             "timezone": self.timezone,
             "paused": self.paused,
@@ -67,6 +74,7 @@ class StatusResult:
     now: datetime
     runners: tuple[RunnerStatus, ...]
     jobs: tuple[JobStatus, ...]
+    zone: tzinfo | None = None  # the zone times are shown in (None: local)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -76,7 +84,13 @@ class StatusResult:
 
 
 def status(
-    store: Store, *, state_dir: Path, runner: Holder | None, job: str | None, now: datetime
+    store: Store,
+    *,
+    state_dir: Path,
+    runner: Holder | None,
+    job: str | None,
+    now: datetime,
+    zone: tzinfo | None = None,
 ) -> StatusResult:
     """Jobs still in the runner's file (or the one named, even if removed), in name order."""
     states = store.job_states()
@@ -90,7 +104,9 @@ def status(
         running.setdefault(run.job, []).append(run)
     last_runs = store.get_runs([s.last_run_id for s in chosen if s.last_run_id is not None])
     jobs = tuple(
-        _job_status(s, last_runs.get(s.last_run_id or -1), running.get(s.name, []), now)
+        _job_status(
+            s, last_runs.get(s.last_run_id or -1), running.get(s.name, []), now, runner is None
+        )
         for s in chosen
     )
     runners: tuple[RunnerStatus, ...] = ()
@@ -105,12 +121,19 @@ def status(
                 reload_refused=runner.get("reload_refused"),
             ),
         )
-    return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs)
+    return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone)
 
 
-def _job_status(state: JobState, last: Run | None, running: list[Run], now: datetime) -> JobStatus:
+def _job_status(
+    state: JobState, last: Run | None, running: list[Run], now: datetime, no_runner: bool
+) -> JobStatus:
     # A pause whose time has come is over even if no runner has cleared it yet.
     paused = state.is_paused(now)
+    would_run = None
+    if no_runner and state.present and state.enabled:
+        would_run = state.next_run_at
+        if would_run is None or would_run <= now:
+            would_run = _next_fire(state, now)
     return JobStatus(
         name=state.name,
         schedule=state.schedule,
@@ -121,7 +144,24 @@ def _job_status(state: JobState, last: Run | None, running: list[Run], now: date
         last_run=last,
         running=tuple(running),
         present=state.present,
+        enabled=state.enabled,
+        late=state.late,
+        would_run_at=would_run,
     )
+
+
+def _next_fire(state: JobState, now: datetime) -> datetime | None:
+    """The job's next fire time after ``now`` from what the state remembers of its schedule;
+    None when it has none (after-only, @reboot) or the state cannot say. Only asked when no
+    runner is up, so a status with a runner never loads the schedule code."""
+    from cronpy.cli.commands.explain import job_from_state
+    from cronpy.errors import CronpyError
+
+    try:
+        job = job_from_state(state)
+    except (CronpyError, ValueError, KeyError):
+        return None
+    return job.schedule.next_after(now, anchor=state.first_seen)
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -34,6 +34,8 @@ VIEW_MODULES = {
     "cronpy.cli.commands.systemd": "cronpy.cli.render.files",
     "cronpy.cli.commands.import_crontab": "cronpy.cli.render.crontab",
     "cronpy.cli.commands.edit": "cronpy.cli.render.crontab",
+    "cronpy.cli.commands.logs": "cronpy.cli.render.files",
+    "cronpy.cli.commands.stop": "cronpy.cli.render.changes",
 }
 
 

@@ -11,6 +11,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TextIO, TypeVar
 
+from cronpy.cli.render.fit import GAP, Column, fit
+
 R = TypeVar("R")
 ViewOf = Callable[[R, "Output"], None]  # draws one result of type R
 View = Callable[[Any, "Output"], None]
@@ -83,17 +85,27 @@ class Output:
             text.append(part.text, style=part.style or "")
         self.console.print(text, highlight=False)
 
-    def table(
-        self,
-        headers: Sequence[str],
-        rows: Sequence[Sequence[Cell]],
-        right: frozenset[int] = frozenset(),
-    ) -> None:
-        """Columns sized to their content; ``right`` holds the indexes of right-aligned ones."""
+    def table(self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
+        """Columns sized to their content and fitted to the terminal (``fit``): no cell is ever
+        split across lines or cut; a table too wide leaves out the columns that allow it."""
+        layout = fit(columns, [[c.text for c in row] for row in rows], self.width())
+        shown = [columns[i] for i in layout.keep]
+        cells = [[row[i] for i in layout.keep] for row in rows]
         if self.color:
-            self._rich_table(headers, rows, right)
+            self._rich_table(shown, cells, layout.widths)
         else:
-            self._plain_table(headers, rows, right)
+            self._plain_table(shown, cells, layout.widths)
+
+    def width(self) -> int | None:
+        """The terminal's width when the output goes to one; None (no limit) for a pipe or file,
+        where a script wants every column whatever its length."""
+        if self.color:
+            return int(self.console.width)
+        if not isatty(self.stream):
+            return None
+        import shutil
+
+        return shutil.get_terminal_size().columns  # honours COLUMNS, as rich does
 
     @property
     def console(self) -> Any:
@@ -114,42 +126,51 @@ class Output:
         return self._console
 
     def _rich_table(
-        self, headers: Sequence[str], rows: Sequence[Sequence[Cell]], right: frozenset[int]
+        self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], widths: Sequence[int]
     ) -> None:
         from rich import box
         from rich.table import Table
         from rich.text import Text
 
         table = Table(
-            box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True
+            box=box.SIMPLE_HEAD,
+            header_style="bold",
+            pad_edge=False,
+            collapse_padding=True,
+            show_edge=False,  # so the columns and gaps add up to what ``fit`` counted
         )
-        for i, header in enumerate(headers):
-            # In a narrow terminal cells wrap ("fold"): no header, name or time is ever cut
-            # short with "…", and no column is pushed off the screen.
+        for column, width in zip(columns, widths, strict=True):
             table.add_column(
-                header,
-                justify="right" if i in right else "left",
-                min_width=len(header),
-                overflow="fold",
+                column.header,
+                justify="right" if column.right else "left",
+                width=width,
+                no_wrap=True,  # never split a name or a state: ``fit`` made the room
             )
         for row in rows:
             table.add_row(*(Text(c.text, style=c.style or "") for c in row))
-        self.console.print(table)
+        needed = sum(widths) + GAP * (len(widths) - 1)
+        console = self.console
+        if needed <= console.width:
+            console.print(table)
+            return
+        # Even the columns never left out are wider than the terminal: print them whole (the
+        # terminal folds the line) rather than let rich squeeze or cut them.
+        terminal = console.width
+        console.width = needed
+        try:
+            console.print(table)
+        finally:
+            console.width = terminal
 
     def _plain_table(
-        self, headers: Sequence[str], rows: Sequence[Sequence[Cell]], right: frozenset[int]
+        self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], widths: Sequence[int]
     ) -> None:
-        widths = [len(h) for h in headers]
-        for row in rows:
-            for i, cell in enumerate(row):
-                widths[i] = max(widths[i], len(cell.text))
-
         def fmt(texts: Sequence[str]) -> str:
             parts = [
-                t.rjust(widths[i]) if i in right else t.ljust(widths[i])
+                t.rjust(widths[i]) if columns[i].right else t.ljust(widths[i])
                 for i, t in enumerate(texts)
             ]
-            return "  ".join(parts).rstrip()
+            return (" " * GAP).join(parts).rstrip()
 
-        lines = [fmt(headers)] + [fmt([c.text for c in row]) for row in rows]
+        lines = [fmt([c.header for c in columns])] + [fmt([c.text for c in row]) for row in rows]
         self.stream.write("\n".join(lines) + "\n")

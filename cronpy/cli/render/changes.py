@@ -1,10 +1,11 @@
-"""Views of what a command changed or asked for: ``pause``/``resume``, and the requests
-``trigger``, ``cancel`` and ``reload`` leave for the runner."""
+"""Views of what a command changed or asked for: ``pause``/``resume``, the requests
+``trigger``, ``cancel`` and ``reload`` leave for the runner, and ``stop``."""
 
 from __future__ import annotations
 
 from cronpy.cli.commands.control import Requested
 from cronpy.cli.commands.pause import PauseResult
+from cronpy.cli.commands.stop import Stopped
 from cronpy.cli.render.base import Output, view
 from cronpy.cli.render.words import when
 
@@ -12,7 +13,7 @@ from cronpy.cli.render.words import when
 @view(PauseResult)
 def pause(result: PauseResult, out: Output) -> None:
     for change in result.changes:
-        until = "" if change.until is None else f" until {when(change.until)}"
+        until = "" if change.until is None else f" until {when(change.until, result.zone)}"
         if change.paused and not change.was_paused:
             out.line(f"paused {change.name}{until}", "yellow")
         elif change.paused and change.changed:
@@ -34,3 +35,8 @@ def pause(result: PauseResult, out: Output) -> None:
 @view(Requested)
 def requested(result: Requested, out: Output) -> None:
     out.line(result.message)
+
+
+@view(Stopped)
+def stopped(result: Stopped, out: Output) -> None:
+    out.line(f"stopped the runner (pid {result.pid} on {result.host}) in {result.seconds:g}s")

@@ -1,9 +1,11 @@
-"""Views of what was made from a job file: ``cronpy validate`` and ``cronpy systemd-unit``."""
+"""Views of files: a job file checked (``cronpy validate``), a unit made from one
+(``cronpy systemd-unit``), and a run's log (``cronpy logs``)."""
 
 from __future__ import annotations
 
+from cronpy.cli.commands.logs import LogResult
 from cronpy.cli.commands.systemd import UnitResult
-from cronpy.cli.commands.validate import ValidateResult
+from cronpy.cli.commands.validate import Refused, ValidateResult
 from cronpy.cli.render.base import Output, view
 
 
@@ -15,6 +17,17 @@ def validate(result: ValidateResult, out: Output) -> None:
         out.line(str(warning), "yellow")
 
 
+@view(Refused)
+def refused(result: Refused, out: Output) -> None:
+    for problem in result.problems:
+        out.line(str(problem), "red")
+
+
 @view(UnitResult)
 def unit(result: UnitResult, out: Output) -> None:
     out.stream.write(result.text)  # the unit file exactly, for a redirect into place
+
+
+@view(LogResult)
+def log(result: LogResult, out: Output) -> None:
+    out.stream.write(result.output)  # the output as the job wrote it

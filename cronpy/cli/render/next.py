@@ -24,7 +24,7 @@ def next_times(result: NextResult, out: Output) -> None:
         offset = moment.utcoffset()
         parts = [
             Cell(moment.strftime("%a "), "dim"),
-            Cell(moment.isoformat()),
+            Cell(moment.isoformat(timespec="seconds")),  # as every other command shows times
             Cell(f"  = {moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}", "dim"),
         ]
         if offset != previous_offset:

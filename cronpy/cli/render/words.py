@@ -3,28 +3,42 @@ wears. Shared by every view, and by ``cronpy trigger --wait`` for its closing li
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from cronpy.model import Run, Status
 from cronpy.model.durations import format_duration
 
 
-def when(moment: datetime | None, *, short: bool = False) -> str:
-    """An instant in the local zone of whoever reads the table (JSON carries exact offsets).
+def when(moment: datetime | None, zone: tzinfo | None = None, *, short: bool = False) -> str:
+    """An instant in ``zone``: the one zone the command shows times in (the viewer's local
+    zone, or UTC with --utc; see ``shown_zone``). JSON carries exact offsets instead.
 
-    ``short`` is for table cells, so a table fits an 80-column terminal: the time alone for
-    today, month and day for this year, the full date otherwise."""
+    The long form names the zone (``2026-03-02 03:00:00 CET``), as ``systemctl list-timers``
+    does. ``short`` is for table cells, which a caption under the table labels (``zone_note``):
+    the time alone for today, month and day for this year, the full date otherwise."""
     if moment is None:
         return "-"
-    local = moment.astimezone()
+    local = moment.astimezone(zone)
     if not short:
-        return local.strftime("%Y-%m-%d %H:%M:%S")
+        return local.strftime("%Y-%m-%d %H:%M:%S %Z")
     today = datetime.now(local.tzinfo).date()
     if local.date() == today:
         return local.strftime("%H:%M:%S")
     if local.year == today.year:
         return local.strftime("%b %d %H:%M")
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+def zone_name(zone: tzinfo | None) -> str:
+    key = getattr(zone, "key", None)
+    return str(key) if key else datetime.now(zone).astimezone(zone).strftime("%Z")
+
+
+def zone_note(zone: tzinfo | None) -> str:
+    """The caption that labels a table's times."""
+    if zone_name(zone) in ("UTC", "Etc/UTC"):
+        return "Times in UTC."
+    return f"Times in {zone_name(zone)} (local); --utc for UTC."
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -102,3 +116,13 @@ def outcome(run: Run) -> str:
     elif run.reason and run.status is Status.SKIPPED:
         detail = run.reason
     return run.status.value + (f" ({detail})" if detail else "")
+
+
+def end_marker(run: Run) -> str:
+    """The last line of a followed run: ``[cronpy: run 12 succeeded, exit 0, 1.2s]``."""
+    parts = [f"run {run.id} {outcome(run)}"]
+    if run.exit_code is not None and run.status is not Status.FAILED:  # failed says it already
+        parts.append(f"exit {run.exit_code}")
+    if run.duration is not None:
+        parts.append(format_duration(run.duration))
+    return f"[cronpy: {', '.join(parts)}]"

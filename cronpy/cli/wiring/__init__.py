@@ -20,8 +20,12 @@ import typer
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
+    from cronpy.model import Run
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document instead.")]
+UtcOption = Annotated[
+    bool, typer.Option("--utc", help="Show times in UTC, and read times without a zone in UTC.")
+]
 
 
 def now() -> datetime:
@@ -56,7 +60,18 @@ def write_bytes(chunks: Iterable[bytes]) -> None:
         out.flush()  # a follower wants each piece as it comes
 
 
-def note(text: str) -> None:
+def note(text: str, *, prefix: bool = True) -> None:
     """Progress for a person, kept off stdout so the job's own output stays clean."""
-    sys.stderr.write(f"cronpy: {text}\n")
+    sys.stderr.write(f"cronpy: {text}\n" if prefix else f"{text}\n")
     sys.stderr.flush()
+
+
+def follower(store: Store, state_dir: Path, run: Run) -> Iterable[bytes]:
+    """``run``'s output as it comes, until it ends; exit 3 (RunnerGone) if the runner dies
+    first, which the runner lock tells (a killed runner records nothing)."""
+    import time
+
+    from cronpy.cli.commands.logs import follow
+    from cronpy.runtime.statedir import runner_alive
+
+    return follow(store, run, sleep=time.sleep, alive=lambda: runner_alive(state_dir) is not None)

@@ -1,5 +1,5 @@
 """Commands that change something: ``run`` (the runner itself), ``pause`` and ``resume`` (the
-state), and ``trigger``, ``cancel`` and ``reload`` (requests the runner carries out)."""
+state), ``trigger``, ``cancel`` and ``reload`` (requests the runner carries out), and ``stop``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 
 from cronpy.cli.wiring import (
     JsonOption,
+    UtcOption,
     note,
     now,
     open_state,
@@ -22,21 +23,27 @@ from cronpy.cli.wiring import (
 
 def run(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="The TOML job file.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The TOML job file.")],
     daemon: Annotated[
         bool, typer.Option("--daemon", help="Detach; write a pid file and log to a file.")
     ] = False,
     store: Annotated[
         str | None,
-        typer.Option("--store", help="Store URL instead of the state directory's SQLite file."),
+        typer.Option(
+            "--store", metavar="URL", help="Store URL instead of the state directory's SQLite file."
+        ),
     ] = None,
     log_format: Annotated[
-        str, typer.Option("--log-format", help="Event log format on stderr: text or json.")
+        str,
+        typer.Option(
+            "--log-format", metavar="FORMAT", help="Event log format on stderr: text or json."
+        ),
     ] = "text",
     pid_file: Annotated[
         Path | None,
         typer.Option(
             "--pid-file",
+            metavar="FILE",
             help="Write the runner's pid here (default with --daemon: STATE/runner.pid).",
         ),
     ] = None,
@@ -48,12 +55,19 @@ def run(
         ),
     ] = False,
 ) -> int:
-    """Run the jobs of FILE on schedule, in the foreground (or detached with --daemon)."""
+    """Run the jobs of FILE on schedule (the runner).
+
+    In the foreground, or detached with --daemon. SIGTERM (or `cronpy stop`) stops it; SIGHUP
+    (or `cronpy reload`) rereads FILE."""
     from cronpy.errors import UsageError
     from cronpy.runtime.loop import run_runner
 
     if log_format not in ("text", "json"):
         raise UsageError(f"invalid --log-format {log_format!r}: expected text or json")
+    if store is not None:  # refuse a URL this build cannot open before touching any state
+        from cronpy.model.storeurl import parse_store_url
+
+        parse_store_url(store)
     return run_runner(
         file,
         state_dir=state_dir(ctx),
@@ -67,32 +81,42 @@ def run(
 
 def pause(
     ctx: typer.Context,
-    jobs: Annotated[list[str] | None, typer.Argument(help="Jobs to pause.")] = None,
+    jobs: Annotated[
+        list[str] | None, typer.Argument(metavar="[JOB]...", help="Jobs to pause.")
+    ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Pause every job.")] = False,
     for_: Annotated[
-        str | None, typer.Option("--for", help='Pause for this long, like "2h"; then resume.')
+        str | None,
+        typer.Option(
+            "--for", metavar="DURATION", help='Pause for this long, like "2h"; then resume.'
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Pause until this ISO 8601 time; then resume.")
+        str | None,
+        typer.Option(
+            "--until", metavar="TIME", help="Pause until this ISO 8601 time; then resume."
+        ),
     ] = None,
+    utc: UtcOption = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Pause jobs: their occurrences are recorded skipped (paused) until resumed or it ends."""
-    from datetime import timedelta
+    """Pause jobs until resumed, or for a while.
 
-    from cronpy.cli.commands.common import local_zone, parse_instant
+    A paused job's occurrences are recorded skipped (paused). A TIME without a zone is local
+    (UTC with --utc)."""
+    from cronpy.cli.commands.common import parse_instant, parse_span, shown_zone
     from cronpy.cli.commands.pause import set_paused
     from cronpy.errors import UsageError
-    from cronpy.model.durations import parse_duration
 
     if for_ is not None and until is not None:
         raise UsageError("give --for or --until, not both")
+    zone = shown_zone(utc)
     started = now()
     end = None
     if for_ is not None:
-        end = started + timedelta(seconds=parse_duration(for_))
+        end = started + parse_span(for_, option="--for")
     elif until is not None:
-        end = parse_instant(until, tz=local_zone(), option="--until")
+        end = parse_instant(until, tz=zone, option="--until")
     chosen, store = open_state(ctx, write=True)
     with closing(store):
         result = set_paused(
@@ -103,6 +127,7 @@ def pause(
             paused=True,
             until=end,
             now=started,
+            zone=zone,
         )
     render(result, as_json)
     return 0
@@ -110,7 +135,9 @@ def pause(
 
 def resume(
     ctx: typer.Context,
-    jobs: Annotated[list[str] | None, typer.Argument(help="Jobs to resume.")] = None,
+    jobs: Annotated[
+        list[str] | None, typer.Argument(metavar="[JOB]...", help="Jobs to resume.")
+    ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Resume every job.")] = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -134,18 +161,22 @@ def resume(
 
 def trigger(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job to run now.")],
+    job: Annotated[str, typer.Argument(metavar="JOB", help="The job to run now.")],
     wait: Annotated[
         bool, typer.Option("--wait", help="Stream its output; exit 0 if it succeeds, else 1.")
     ] = False,
 ) -> int:
-    """Run a job now, through the runner (its overlap policy applies)."""
+    """Run a job now, through the runner.
+
+    Its overlap policy applies. With --wait, Ctrl-C stops waiting, not the run."""
     import time
 
     from cronpy.cli.commands.control import started_run, wait_taken
     from cronpy.cli.commands.control import trigger as request
-    from cronpy.cli.commands.logs import follow as follow_log
+    from cronpy.cli.render.words import end_marker
+    from cronpy.cli.wiring import follower
     from cronpy.model import Status
+    from cronpy.runtime.statedir import runner_alive
 
     chosen, store = open_state(ctx, write=True)
     with closing(store):
@@ -154,36 +185,92 @@ def trigger(
             render(result)
             return 0
         note(result.message)
-        run = started_run(store, wait_taken(store, result.control_ids[0], sleep=time.sleep))
-        note(f"run {run.id} started")
-        write_bytes(follow_log(store, run, sleep=time.sleep))
+        request_id = result.control_ids[0]
+        run_id: int | None = None
+        try:
+            taken = wait_taken(
+                store,
+                request_id,
+                sleep=time.sleep,
+                alive=lambda: runner_alive(chosen) is not None,
+            )
+            run = started_run(store, taken)
+            run_id = run.id
+            note(f"run {run.id} started")
+            write_bytes(follower(store, chosen, run))
+        except KeyboardInterrupt:
+            # The run belongs to the runner: leaving must not look like stopping it.
+            if run_id is None:
+                note(f"stopped waiting; request {request_id} stays queued and the runner starts it")
+            else:
+                note(
+                    f"stopped waiting; run {run_id} of {job!r} goes on in the runner."
+                    f" Stop it with: cronpy cancel {job} --run {run_id}"
+                )
+            return 130
         ended = store.get_run(run.id) or run
-    from cronpy.cli.render.words import outcome
-
-    note(f"run {ended.id} {outcome(ended)}")
+    note(end_marker(ended), prefix=False)
     return 0 if ended.status is Status.SUCCEEDED else 1
 
 
 def cancel(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="JOB|RUN", help="A job name or a run id.")],
+    target: Annotated[
+        str | None,
+        typer.Argument(metavar="[JOB]", help="The job (or a run id, where no job has that name)."),
+    ] = None,
+    run_id: Annotated[
+        int | None,
+        typer.Option("--run", metavar="ID", help="Only this run (of JOB, when given)."),
+    ] = None,
 ) -> int:
-    """Stop a running run, or every running run of a job."""
+    """Stop a job's running runs, or one run (--run ID)."""
     from cronpy.cli.commands.control import cancel as request
 
     chosen, store = open_state(ctx, write=True)
     with closing(store):
-        result = request(store, state_dir=chosen, target=target, now=now())
+        result = request(store, state_dir=chosen, target=target, now=now(), run_id=run_id)
     render(result)
     return 0
 
 
 def reload(ctx: typer.Context) -> int:
-    """Ask the runner to reread its job file (if invalid, the old jobs keep running)."""
+    """Ask the runner to reread its job file.
+
+    If the file is invalid, the old jobs keep running."""
     from cronpy.cli.commands.control import reload as request
 
     chosen, store = open_state(ctx, write=True)
     with closing(store):
         result = request(store, state_dir=chosen, now=now())
     render(result)
+    return 0
+
+
+def stop(
+    ctx: typer.Context,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            help="Give up (exit 1) if it is still up after this long.",
+        ),
+    ] = 60.0,
+    as_json: JsonOption = False,
+) -> int:
+    """Stop the runner of this state directory.
+
+    Sends it SIGTERM and waits until it has exited (it waits up to shutdown_grace for
+    running jobs). Exit 3 when no runner is up."""
+    import math
+    import time
+
+    from cronpy.cli.commands.stop import stop as request
+    from cronpy.errors import UsageError
+
+    if not (math.isfinite(timeout) and 0 <= timeout <= 86_400):
+        raise UsageError(f"invalid --timeout {timeout:g}: expected seconds from 0 to 86400")
+    result = request(state_dir(ctx), timeout=timeout, sleep=time.sleep, monotonic=time.monotonic)
+    render(result, as_json)
     return 0

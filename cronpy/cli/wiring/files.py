@@ -34,8 +34,10 @@ def import_crontab(
         bool, typer.Option("--force", help="With --output: replace an existing file.")
     ] = False,
 ) -> int:
-    """Convert a crontab into a job file, by cron's rules; exit 1 if some lines could not be
-    converted (each named on stderr), 2 if none could."""
+    """Convert a crontab into a job file.
+
+    Read by Debian cron's rules; exit 1 if some lines could not be converted (each named on
+    stderr), 2 if none could."""
     from cronpy.cli.commands.import_crontab import import_crontab as convert
 
     result = convert(source, stdin=sys.stdin, system=system, output=output, force=force)
@@ -54,8 +56,10 @@ def edit(
         typer.Argument(help="The job file (default: the one the running runner runs)."),
     ] = None,
 ) -> int:
-    """Edit a job file like crontab -e: a checked copy replaces it atomically, then the runner
-    reloads. A file with problems is never saved."""
+    """Edit a job file like crontab -e.
+
+    A checked copy replaces it atomically, then the runner reloads; a file with problems is
+    never saved."""
     from cronpy.cli.commands.edit import default_file, edit_file, reload_runner
     from cronpy.launch.editor import run_editor
 

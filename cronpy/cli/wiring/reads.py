@@ -9,22 +9,32 @@ from typing import Annotated
 
 import typer
 
-from cronpy.cli.wiring import JsonOption, now, open_state, render, write_bytes
+from cronpy.cli.wiring import JsonOption, UtcOption, now, open_state, render, write_bytes
 
 
 def status(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(help="Only this job.")] = None,
+    job: Annotated[str | None, typer.Argument(metavar="[JOB]", help="Only this job.")] = None,
+    utc: UtcOption = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Show jobs with schedule, next run, last result, running runs and pauses; and the runner."""
+    """Show the jobs, their next and last runs, and the runner.
+
+    For each job: schedule, next run, last result, what runs now, pauses, disabled and late
+    jobs. With no runner up, the next run says when it would run."""
+    from cronpy.cli.commands.common import shown_zone
     from cronpy.cli.commands.status import status as build
     from cronpy.runtime.statedir import runner_alive
 
     state_dir, store = open_state(ctx)
     with closing(store):
         result = build(
-            store, state_dir=state_dir, runner=runner_alive(state_dir), job=job, now=now()
+            store,
+            state_dir=state_dir,
+            runner=runner_alive(state_dir),
+            job=job,
+            now=now(),
+            zone=shown_zone(utc),
         )
     render(result, as_json)
     return 0
@@ -32,118 +42,205 @@ def status(
 
 def history(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(help="Only this job's runs.")] = None,
-    limit: Annotated[int, typer.Option("-n", "--limit", help="How many runs to show.")] = 20,
+    job: Annotated[
+        str | None, typer.Argument(metavar="[JOB]", help="Only this job's runs.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("-n", "--limit", metavar="N", help="How many runs to show.")
+    ] = 20,
     status_name: Annotated[
         str | None,
-        typer.Option("--status", help="Only runs with this status (succeeded, failed, ...)."),
+        typer.Option(
+            "--status", metavar="STATUS", help="Only runs with this status (succeeded, failed...)."
+        ),
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help='Only runs since then: "2h" ago or an ISO 8601 time.'),
+        typer.Option(
+            "--since", metavar="TIME", help='Only runs since then: "2h" ago or an ISO 8601 time.'
+        ),
     ] = None,
+    utc: UtcOption = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Show past runs, newest first, under a coloured success/failure strip."""
-    from cronpy.cli.commands.common import local_zone, parse_since
+    """Show past runs, newest first, under a strip of outcomes.
+
+    The strip shows each run's outcome in colour (letters without colour), oldest first."""
+    from cronpy.cli.commands.common import check_count, parse_since, shown_zone
     from cronpy.cli.commands.history import history as build
     from cronpy.cli.commands.history import parse_status
 
+    check_count(limit)
+    zone = shown_zone(utc)
     wanted = None if status_name is None else parse_status(status_name)
-    start = None if since is None else parse_since(since, now=now(), tz=local_zone())
+    start = None if since is None else parse_since(since, now=now(), tz=zone)
     state_dir, store = open_state(ctx)
     with closing(store):
-        result = build(store, state_dir=state_dir, job=job, limit=limit, status=wanted, since=start)
+        result = build(
+            store,
+            state_dir=state_dir,
+            job=job,
+            limit=limit,
+            status=wanted,
+            since=start,
+            zone=zone,
+        )
     render(result, as_json)
     return 0
 
 
 def logs(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
+    job: Annotated[
+        str,
+        typer.Argument(metavar="JOB", help="The job (or a run id, where no job has that name)."),
+    ],
+    run_arg: Annotated[
+        int | None,
+        typer.Argument(metavar="[RUN]", help="Run id of JOB (default: its latest)."),
+    ] = None,
     run_id: Annotated[
-        int | None, typer.Argument(metavar="[RUN]", help="Run id (default: the latest).")
+        int | None,
+        typer.Option("--run", metavar="ID", help="Run id of JOB (default: its latest)."),
     ] = None,
     follow: Annotated[
-        bool, typer.Option("-f", "--follow", help="Keep printing while the run goes on.")
+        bool,
+        typer.Option("-f", "--follow", help="Keep printing while the run goes on; then its end."),
     ] = False,
+    as_json: JsonOption = False,
 ) -> int:
-    """Print a run's output (stdout and stderr as written)."""
-    import time
+    """Print a run's output (stdout and stderr as written).
 
-    from cronpy.cli.commands.logs import follow as follow_log
-    from cronpy.cli.commands.logs import pick_run, read_log
+    With --follow, the run's final status line comes last, on stderr. --json prints the run's
+    record and its output (after the run ends, with --follow)."""
+    from cronpy.cli.commands.logs import LogResult, pick_run, read_log
+    from cronpy.cli.render.words import end_marker
+    from cronpy.cli.wiring import follower, note
+    from cronpy.errors import UsageError
 
+    if run_arg is not None and run_id is not None and run_arg != run_id:
+        raise UsageError(f"give the run once: RUN {run_arg} or --run {run_id}")
     state_dir, store = open_state(ctx)
     with closing(store):
-        run = pick_run(store, state_dir=state_dir, job=job, run_id=run_id)
-        write_bytes(follow_log(store, run, sleep=time.sleep) if follow else read_log(run))
+        run = pick_run(store, state_dir=state_dir, target=job, run_id=run_arg or run_id)
+        chunks = follower(store, state_dir, run) if follow else read_log(run)
+        if as_json:
+            text = b"".join(chunks).decode("utf-8", "replace")
+            render(LogResult(store.get_run(run.id) or run, text), as_json=True)
+            return 0
+        write_bytes(chunks)
+        ended = store.get_run(run.id) or run
+    if follow:
+        note(end_marker(ended), prefix=False)
     return 0
 
 
 def why(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
+    job: Annotated[str, typer.Argument(metavar="JOB", help="The job.")],
     at: Annotated[
         str | None,
         typer.Argument(
-            metavar="[T]",
-            help="ISO 8601 time (naive: in the job's zone). Default: its last due time.",
+            metavar="[TIME]",
+            help="ISO 8601 time (naive: local, or UTC with --utc). Default: its last due time.",
         ),
     ] = None,
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", help="The job file, to take window, max_runs and enabled into account."
+            "--file",
+            metavar="FILE",
+            help="The job file, to take window, max_runs and enabled into account.",
         ),
     ] = None,
+    utc: UtcOption = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Explain why a job did or did not run at T, and when and why it runs next."""
+    """Explain why a job ran or not, and when it runs next.
+
+    About TIME (default: the job's last due time): what was recorded, or why nothing was."""
+    from cronpy.cli.commands.common import shown_zone
     from cronpy.cli.commands.explain import explain
 
     state_dir, store = open_state(ctx)
     with closing(store):
-        result = explain(store, state_dir=state_dir, job=job, at=at, job_file=file, now=now())
+        result = explain(
+            store,
+            state_dir=state_dir,
+            job=job,
+            at=at,
+            job_file=file,
+            now=now(),
+            zone=shown_zone(utc),
+        )
     render(result, as_json)
     return 0
 
 
 def next_(
-    schedule: Annotated[str, typer.Argument(help='A schedule, like "0 2 * * *" or "every 15m".')],
+    schedule: Annotated[
+        str,
+        typer.Argument(metavar="SCHEDULE", help='A schedule, like "0 2 * * *" or "every 15m".'),
+    ],
     tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA time zone (default: the system's).")
+        str | None,
+        typer.Option("--tz", metavar="TZ", help="IANA time zone (default: the local one)."),
     ] = None,
+    utc: Annotated[bool, typer.Option("--utc", help="The same as --tz UTC.")] = False,
     after: Annotated[
         str | None,
-        typer.Option("--after", help="Start after this ISO 8601 time (naive: in --tz)."),
+        typer.Option(
+            "--after", metavar="TIME", help="Start after this ISO 8601 time (naive: in --tz)."
+        ),
     ] = None,
-    count: Annotated[int, typer.Option("-n", "--count", help="How many fire times.")] = 5,
+    count: Annotated[
+        int, typer.Option("-n", "--count", metavar="N", help="How many fire times.")
+    ] = 5,
     job: Annotated[
-        str, typer.Option("--job", help="Job name, for H fields (hashed from the name).")
+        str,
+        typer.Option("--job", metavar="JOB", help="Job name, for H fields (hashed from the name)."),
     ] = "",
     as_json: JsonOption = False,
 ) -> int:
-    """Show the next fire times of a schedule, strictly after a time, with the DST rule applied."""
-    from cronpy.cli.commands.preview import next_fire_times
+    """Show the next fire times of a schedule.
 
-    result = next_fire_times(schedule, tz=tz, after=after, count=count, job=job, now=now())
+    Strictly after a time (default: now), with the daylight-saving rule applied."""
+    from cronpy.cli.commands.common import check_count
+    from cronpy.cli.commands.preview import next_fire_times
+    from cronpy.errors import UsageError
+
+    if utc and tz is not None and tz != "UTC":
+        raise UsageError("give --tz or --utc, not both")
+    check_count(count)
+    zone = "UTC" if utc else tz
+    result = next_fire_times(schedule, tz=zone, after=after, count=count, job=job, now=now())
     render(result, as_json)
     return 0
 
 
 def validate(
-    file: Annotated[Path, typer.Argument(help="The TOML job file.")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The TOML job file.")],
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit 2 when there are warnings too.")
     ] = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Check a job file: exit 0, or 2 listing every problem (file:line:col: job, key: message).
-    Warnings (daylight-saving gaps, uneven steps, ...) do not fail it unless --strict."""
-    from cronpy.cli.commands.validate import validate as check
+    """Check a job file as `cronpy run` would.
 
-    result = check(file, now=now())
+    Exit 0, or 2 listing every problem (file:line:col: job, key: message); with --json, one
+    document on stdout either way. Warnings (daylight-saving gaps, uneven steps, ...) do not
+    fail it unless --strict."""
+    from cronpy.cli.commands.validate import Refused
+    from cronpy.cli.commands.validate import validate as check
+    from cronpy.errors import ConfigError
+
+    try:
+        result = check(file, now=now())
+    except ConfigError as exc:
+        if not as_json:
+            raise
+        render(Refused(file, exc.problems), as_json=True)
+        return exc.exit_code
     render(result, as_json)
     return 2 if strict and result.warnings else 0
 

@@ -16,7 +16,7 @@ RUN_COLUMNS = (
 )
 JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
-    " boot_id, retries, schedule, timezone, command, present, late"
+    " boot_id, retries, schedule, timezone, command, present, late, enabled"
 )
 RUNNER_COLUMNS = (
     "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
@@ -76,6 +76,7 @@ def job_from_row(row: Sequence[Any]) -> JobState:
         command=row[12],
         present=row[13],
         late=row[14],
+        enabled=row[15],
     )
 
 
@@ -97,6 +98,7 @@ def job_to_row(state: JobState) -> tuple[Any, ...]:
         state.command,
         state.present,
         state.late,
+        state.enabled,
     )
 
 

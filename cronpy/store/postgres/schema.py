@@ -116,10 +116,16 @@ def _v3_runner_identity(db: Conn) -> None:
     db.execute("ALTER TABLE runners ADD COLUMN file_hash text, ADD COLUMN version text")
 
 
+def _v4_enabled_flag(db: Conn) -> None:
+    """Whether the job file switches the job off, so status can say "disabled"."""
+    db.execute("ALTER TABLE jobs ADD COLUMN enabled boolean NOT NULL DEFAULT true")
+
+
 MIGRATIONS: list[Callable[[Conn], None]] = [
     _v1_initial,
     _v2_retry_chains_and_late,
     _v3_runner_identity,
+    _v4_enabled_flag,
 ]
 
 

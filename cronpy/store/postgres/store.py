@@ -45,14 +45,15 @@ from cronpy.store.postgres.rows import (
 from cronpy.store.postgres.schema import Conn, migrate, schema_version
 
 _SAVE_JOBS = (
-    f"INSERT INTO jobs AS j ({JOB_COLUMNS}) VALUES ({', '.join(['%s'] * 15)})"
+    f"INSERT INTO jobs AS j ({JOB_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})"
     " ON CONFLICT (name) DO UPDATE SET"
     # first_seen, run_count, last_run_id and the pauses are not overwritten: claims, records
     # and set_paused own them. The cursor only moves forward: a claim may have moved it.
     " cursor = greatest(j.cursor, excluded.cursor), next_run_at = excluded.next_run_at,"
     " boot_id = excluded.boot_id, retries = excluded.retries,"
     " schedule = excluded.schedule, timezone = excluded.timezone,"
-    " command = excluded.command, present = excluded.present, late = excluded.late"
+    " command = excluded.command, present = excluded.present, late = excluded.late,"
+    " enabled = excluded.enabled"
 )
 
 

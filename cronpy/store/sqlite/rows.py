@@ -28,7 +28,7 @@ RUN_COLUMNS = (
 )
 JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
-    " boot_id, retries, schedule, timezone, command, present, late"
+    " boot_id, retries, schedule, timezone, command, present, late, enabled"
 )
 RUNNER_COLUMNS = (
     "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
@@ -95,6 +95,7 @@ def job_from_row(row: Sequence[Any]) -> JobState:
         command=row[12],
         present=bool(row[13]),
         late=row[14],
+        enabled=bool(row[15]),
     )
 
 
@@ -116,6 +117,7 @@ def job_to_row(state: JobState) -> tuple[Any, ...]:
         state.command,
         int(state.present),
         state.late,
+        int(state.enabled),
     )
 
 

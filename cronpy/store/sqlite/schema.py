@@ -150,12 +150,18 @@ def _v5_runner_identity(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runners ADD COLUMN version TEXT")
 
 
+def _v6_enabled_flag(db: sqlite3.Connection) -> None:
+    """Whether the job file switches the job off, so status can say "disabled"."""
+    db.execute("ALTER TABLE jobs ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_leases_and_holders,
     _v3_retry_chains,
     _v4_late_flag,
     _v5_runner_identity,
+    _v6_enabled_flag,
 ]
 
 

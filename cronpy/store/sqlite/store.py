@@ -145,14 +145,14 @@ class SqliteStore(Store):
         with self.atomic() as db:
             db.executemany(
                 f"INSERT INTO jobs ({JOB_COLUMNS})"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (name) DO UPDATE SET"
                 # the cursor only moves forward: a claim may have advanced it already
                 f" {ADVANCE_CURSOR}, next_run_at = excluded.next_run_at,"
                 " boot_id = excluded.boot_id, retries = excluded.retries,"
                 " schedule = excluded.schedule, timezone = excluded.timezone,"
                 " command = excluded.command, present = excluded.present,"
-                " late = excluded.late",
+                " late = excluded.late, enabled = excluded.enabled",
                 rows,
             )
 
