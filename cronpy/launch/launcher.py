@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from cronpy.launch.capture import LogCapture, OutputTail
 from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
+from cronpy.launch.usage import Usage, wait_usage
 from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
 
 _READ_SIZE = 64 * 1024
@@ -283,21 +284,24 @@ class Launcher:
         _killpg(pid, signal.SIGKILL)
         self._read(child, drain=True)
         self._close_pipe(child)
-        returncode = child.popen.wait()
+        returncode, usage = wait_usage(child.popen)
         self._selector.unregister(child.pidfd)
         os.close(child.pidfd)
         child.capture.finish()
         if isinstance(child.req, HookRequest):
             del self._hooks[pid]
             self._hook_outcomes.append(self._hook_outcome(child, child.req, returncode))
+            self._orphan_groups.add(pid)
+            self._reap_orphans()
         else:
             self.peak_buffered = max(self.peak_buffered, child.capture.peak_buffered)
             del self._runs[child.req.run_id]
-            self._outcomes.append(self._outcome(child, child.req, returncode))
-        self._orphan_groups.add(pid)
-        self._reap_orphans()
+            self._orphan_groups.add(pid)
+            # the orphans of its group that already died count towards the run's cost
+            usage = usage.plus(self._reap_orphans().get(pid))
+            self._outcomes.append(self._outcome(child, child.req, returncode, usage))
 
-    def _outcome(self, run: _Child, req: LaunchRequest, returncode: int) -> Outcome:
+    def _outcome(self, run: _Child, req: LaunchRequest, returncode: int, usage: Usage) -> Outcome:
         return Outcome(
             run_id=req.run_id,
             status=run.status(returncode, req.job.success_codes),
@@ -307,6 +311,8 @@ class Launcher:
             reason=run.reason or run.capture.error,
             pid=run.popen.pid,
             ended_monotonic=self._monotonic(),
+            cpu_seconds=round(usage.cpu_seconds, 6),
+            max_rss_kib=usage.max_rss_kib,
         )
 
     def _hook_outcome(self, hook: _Child, req: HookRequest, returncode: int) -> HookOutcome:
@@ -322,18 +328,23 @@ class Launcher:
             duration=self._monotonic() - hook.started,
         )
 
-    def _reap_orphans(self) -> None:
-        # waitid(P_PGID) touches only the ended children's groups, never another child of
-        # the runner. A group stays listed while one of our children in it lives, which also
-        # keeps its id from being reused before we drop it.
+    def _reap_orphans(self) -> dict[int, Usage]:
+        """What the reaped orphans used, by group. wait4(-pgid) touches only the ended
+        children's groups, never another child of the runner. A group stays listed while one
+        of our children in it lives, which also keeps its id from being reused before we drop
+        it."""
+        used: dict[int, Usage] = {}
         for pgid in list(self._orphan_groups):
             while True:
                 try:
-                    if os.waitid(os.P_PGID, pgid, os.WEXITED | os.WNOHANG) is None:
-                        break
+                    pid, _, rusage = os.wait4(-pgid, os.WNOHANG)
                 except ChildProcessError:
                     self._orphan_groups.discard(pgid)
                     break
+                if pid == 0:
+                    break
+                used[pgid] = Usage.of(rusage).plus(used.get(pgid))
+        return used
 
     def _spawn_error(self, req: LaunchRequest, reason: str, capture: LogCapture) -> Outcome:
         # Written to the run's log too, so `cronpy logs` of this run says what went wrong.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from cronpy.cli.commands.history import HistoryResult
 from cronpy.cli.render.base import Cell, Output, view
 from cronpy.cli.render.words import STATUS_STYLE, STRIP_LETTER, duration, exit_text, outcome, when
@@ -38,4 +40,24 @@ def history(result: HistoryResult, out: Output) -> None:
         for r in result.runs
     ]
     headers = ["ID", "JOB", "SCHEDULED", "STARTED", "DURATION", "STATUS", "EXIT", "TRIGGER", "LATE"]
-    out.table(headers, rows, right=frozenset({0, 4, 6, 8}))
+    right = {0, 4, 6, 8}
+    # what each run cost, when the screen has room for two more columns (not a terminal: yes)
+    if shutil.get_terminal_size((200, 24)).columns >= COST_COLUMNS_FROM:
+        for row, r in zip(rows, result.runs, strict=True):
+            row += [Cell(cpu_text(r.cpu_seconds)), Cell(rss_text(r.max_rss_kib))]
+        headers += ["CPU", "MAXRSS"]
+        right |= {9, 10}
+    out.table(headers, rows, right=frozenset(right))
+
+
+COST_COLUMNS_FROM = 120
+
+
+def cpu_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
+def rss_text(kib: int | None) -> str:
+    if kib is None:
+        return "-"
+    return f"{kib / 1024:.1f}MiB" if kib < 1024 * 1024 else f"{kib / 1024 / 1024:.2f}GiB"

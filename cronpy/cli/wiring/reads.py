@@ -146,10 +146,18 @@ def validate(
 def systemd_unit(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The TOML job file.")],
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Run as NAME or NAME:GROUP (User=, Group=).", metavar="NAME"),
+    ] = None,
+    writable: Annotated[
+        list[Path] | None,
+        typer.Option("--writable", help="A path the jobs write to (ReadWritePaths=); repeatable."),
+    ] = None,
 ) -> int:
-    """Print a systemd service unit that runs FILE (Type=notify, reload on SIGHUP)."""
+    """Print a systemd service unit that runs FILE (Type=notify, watchdog, hardening)."""
     from cronpy.cli.commands.systemd import systemd_unit as build
 
     chosen = ctx.find_root().params.get("state_dir")
-    render(build(file, state_dir=chosen))
+    render(build(file, state_dir=chosen, user=user, writable=writable))
     return 0

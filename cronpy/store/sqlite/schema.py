@@ -132,10 +132,17 @@ def _v3_late_flag(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN late TEXT")
 
 
+def _v4_run_cost(db: sqlite3.Connection) -> None:
+    """What a run cost: CPU seconds (user + system) and peak RSS of its process tree."""
+    db.execute("ALTER TABLE runs ADD COLUMN cpu_seconds REAL")
+    db.execute("ALTER TABLE runs ADD COLUMN max_rss_kib INTEGER")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_retry_chains,
     _v3_late_flag,
+    _v4_run_cost,
 ]
 
 
