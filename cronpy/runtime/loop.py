@@ -16,19 +16,29 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cronpy.config import load_job_file
 from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
 from cronpy.launch.leftovers import kill_leftovers
-from cronpy.model import JobFile
+from cronpy.model import JobFile, Smtp
 from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
 from cronpy.runtime.daemon import daemon_ready, daemonize
 from cronpy.runtime.eventlog import EventLog
 from cronpy.runtime.host import boot_identity
+
+if TYPE_CHECKING:
+    from cronpy.runtime.metrics import RunnerMetrics
 from cronpy.runtime.scheduler import Scheduler
-from cronpy.runtime.sdnotify import sd_notify, watchdog_interval
+from cronpy.runtime.sdnotify import (
+    notifying,
+    reloading,
+    running_status,
+    sd_notify,
+    watchdog_interval,
+)
 from cronpy.runtime.statedir import (
     RunnerLock,
     ensure_state_dir,
@@ -54,11 +64,13 @@ class Runner:
         state_dir: Path,
         store_url: str | None,
         log: EventLog,
+        metrics: str | None = None,
     ) -> None:
         self.path = job_file_path
         self.state_dir = state_dir
         self.log = log
         self.clock = SystemClock()
+        self.metrics = self._serve_metrics(metrics or job_file.settings.metrics)
         # A short wait for a lock: a write the runner cannot make is queued and retried, and
         # waiting longer would block the loop (timeouts, output) while another process holds it.
         self.store = open_store(state_dir, store_url, busy_timeout=1.0)
@@ -75,7 +87,7 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            notifier=JobHooks(log, self.launcher),
+            notifier=JobHooks(log, self.launcher, mail=job_file.settings.smtp),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
@@ -91,6 +103,29 @@ class Runner:
         self._awake_within: float | None = None
         self.reload_requested = False
         self.shutdown_grace = job_file.settings.shutdown_grace
+        if self.metrics is not None:
+            self.metrics.load_last_success(self.store, job_file.jobs)
+            self.scheduler.observer = self.metrics
+        self._status_at: object = None  # the next wake-up the STATUS= line last named
+
+    def _serve_metrics(self, address: str | None) -> RunnerMetrics | None:
+        """Bound before anything is registered: a busy address fails the start cleanly."""
+        if address is None:
+            return None
+        from cronpy.runtime.metrics import RunnerMetrics
+
+        metrics = RunnerMetrics()
+        host, port = metrics.serve(address)
+        self.log("metrics", address=f"{host}:{port}")
+        return metrics
+
+    def _sd_status(self) -> None:
+        """STATUS= names the job due next; recomputed only when the next wake-up moves."""
+        wake_at = self.scheduler.next_wakeup()
+        if notifying() and wake_at != self._status_at:
+            self._status_at = wake_at
+            states = (rt.state for rt in self.scheduler.engine.board.jobs.values())
+            sd_notify(running_status(states, len(self.scheduler.job_file.jobs)))
 
     # -- events ----------------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -161,13 +196,24 @@ class Runner:
                 write_private(holder_path(self.state_dir), json.dumps(record) + "\n")
 
     def reload(self) -> str:
+        reloading()
         try:
             job_file = load_job_file(self.path)
         except ConfigError as exc:
             for problem in exc.problems:
                 self.log("reload-rejected", problem=str(problem))
+            if self.metrics is not None:
+                self.metrics.set_reload_failed(True)
+            self._status_at = None
+            sd_notify("READY=1")
             return f"rejected: {len(exc.problems)} problem(s); the old jobs keep running"
+        if self.metrics is not None:
+            self.metrics.set_reload_failed(False)
+        if isinstance(self.scheduler.notifier, JobHooks):
+            self.scheduler.notifier.mail = job_file.settings.smtp or Smtp()
         self.scheduler.reload(job_file)
+        self._status_at = None
+        sd_notify("READY=1")
         gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
         return f"reloaded: {len(job_file.jobs)} jobs"
@@ -186,7 +232,8 @@ class Runner:
             pid=os.getpid(),
             state_dir=str(self.state_dir),
         )
-        sd_notify(f"READY=1\nSTATUS=running {len(self.scheduler.job_file.jobs)} jobs")
+        sd_notify("READY=1")
+        self._sd_status()
         watchdog = watchdog_interval()
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None
@@ -220,6 +267,7 @@ class Runner:
                 # fold SQLite's WAL while nothing is due, off the hot path, once a minute at most
                 self.store.maintain()
                 next_maintenance = mono + 60.0
+            self._sd_status()
             self.log.flush()
             slept_from = self.clock.monotonic()
             for key, mask in self.selector.select(timeout):
@@ -277,6 +325,7 @@ def run_runner(
     daemon: bool = False,
     log_format: str = "text",
     pid_file: Path | None = None,
+    metrics: str | None = None,
 ) -> int:
     """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
     jobs = load_job_file(job_file)
@@ -305,6 +354,7 @@ def run_runner(
             state_dir=state_dir,
             store_url=store_url or jobs.settings.store,
             log=log,
+            metrics=metrics,
         )
     except CronpyError as exc:
         if lock.held:  # the pid file, if written, is ours: it comes after the lock

@@ -37,6 +37,14 @@ def run(
         Path | None,
         typer.Option("--pid-file", help="With --daemon: where to write the pid."),
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="[HOST:]PORT",
+            help="Serve Prometheus metrics there (a port alone: on 127.0.0.1).",
+        ),
+    ] = None,
 ) -> int:
     """Run the jobs of FILE on schedule, in the foreground (or detached with --daemon)."""
     from cronpy.errors import UsageError
@@ -44,6 +52,10 @@ def run(
 
     if log_format not in ("text", "json"):
         raise UsageError(f"invalid --log-format {log_format!r}: expected text or json")
+    if metrics is not None:
+        from cronpy.runtime.metrics import parse_address
+
+        parse_address(metrics)  # a bad address is an input error before anything starts
     return run_runner(
         file,
         state_dir=state_dir(ctx),
@@ -51,6 +63,7 @@ def run(
         daemon=daemon,
         log_format=log_format,
         pid_file=pid_file,
+        metrics=metrics,
     )
 
 
