@@ -21,7 +21,7 @@ app = typer.Typer(
     name="cronpy",
     help="A cron replacement that records every run: one TOML job file, one runner, history "
     "you can query.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -65,6 +65,7 @@ app.command()(controls.run)
 app.command()(reads.status)
 app.command()(reads.history)
 app.command()(reads.logs)
+app.command()(reads.top)
 # changing the state
 app.command()(controls.pause)
 app.command()(controls.resume)

@@ -11,6 +11,7 @@ import typer
 
 from cronpy.cli.wiring import (
     JsonOption,
+    complete_job,
     note,
     now,
     open_state,
@@ -69,7 +70,9 @@ def run(
 
 def pause(
     ctx: typer.Context,
-    jobs: Annotated[list[str] | None, typer.Argument(help="Jobs to pause.")] = None,
+    jobs: Annotated[
+        list[str] | None, typer.Argument(help="Jobs to pause.", autocompletion=complete_job)
+    ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Pause every job.")] = False,
     for_: Annotated[
         str | None, typer.Option("--for", help='Pause for this long, like "2h"; then resume.')
@@ -112,7 +115,9 @@ def pause(
 
 def resume(
     ctx: typer.Context,
-    jobs: Annotated[list[str] | None, typer.Argument(help="Jobs to resume.")] = None,
+    jobs: Annotated[
+        list[str] | None, typer.Argument(help="Jobs to resume.", autocompletion=complete_job)
+    ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Resume every job.")] = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -136,7 +141,7 @@ def resume(
 
 def trigger(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job to run now.")],
+    job: Annotated[str, typer.Argument(help="The job to run now.", autocompletion=complete_job)],
     wait: Annotated[
         bool, typer.Option("--wait", help="Stream its output; exit 0 if it succeeds, else 1.")
     ] = False,
@@ -168,7 +173,12 @@ def trigger(
 
 def cancel(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="JOB|RUN", help="A job name or a run id.")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="JOB|RUN", help="A job name or a run id.", autocompletion=complete_job
+        ),
+    ],
 ) -> int:
     """Stop a running run, or every running run of a job."""
     from cronpy.cli.commands.control import cancel as request

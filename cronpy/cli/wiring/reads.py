@@ -9,12 +9,14 @@ from typing import Annotated
 
 import typer
 
-from cronpy.cli.wiring import JsonOption, now, open_state, render, write_bytes
+from cronpy.cli.wiring import JsonOption, complete_job, now, open_state, render, write_bytes
 
 
 def status(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(help="Only this job.")] = None,
+    job: Annotated[
+        str | None, typer.Argument(help="Only this job.", autocompletion=complete_job)
+    ] = None,
     as_json: JsonOption = False,
 ) -> int:
     """Show jobs with schedule, next run, last result, running runs and pauses; and the runner."""
@@ -32,7 +34,9 @@ def status(
 
 def history(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(help="Only this job's runs.")] = None,
+    job: Annotated[
+        str | None, typer.Argument(help="Only this job's runs.", autocompletion=complete_job)
+    ] = None,
     limit: Annotated[int, typer.Option("-n", "--limit", help="How many runs to show.")] = 20,
     status_name: Annotated[
         str | None,
@@ -60,7 +64,7 @@ def history(
 
 def logs(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
+    job: Annotated[str, typer.Argument(help="The job.", autocompletion=complete_job)],
     run_id: Annotated[
         int | None, typer.Argument(metavar="[RUN]", help="Run id (default: the latest).")
     ] = None,
@@ -81,9 +85,22 @@ def logs(
     return 0
 
 
+def top(ctx: typer.Context) -> int:
+    """A live full-screen view: running now (with output), next, failures, late jobs, runner.
+    Refreshes once a second from the state; q or Ctrl-C quits."""
+    from cronpy.cli.commands.top import snapshot
+    from cronpy.cli.render.top import live
+    from cronpy.runtime.statedir import runner_alive
+
+    state_dir, store = open_state(ctx)
+    with closing(store):
+        live(lambda: snapshot(store, runner=runner_alive(state_dir), now=now()))
+    return 0
+
+
 def why(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(help="The job.")],
+    job: Annotated[str, typer.Argument(help="The job.", autocompletion=complete_job)],
     at: Annotated[
         str | None,
         typer.Argument(
