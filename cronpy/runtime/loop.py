@@ -119,13 +119,14 @@ class Runner:
         self.log("metrics", address=f"{host}:{port}")
         return metrics
 
-    def _sd_status(self) -> None:
+    def _sd_status(self, ready: bool = False) -> None:
         """STATUS= names the job due next; recomputed only when the next wake-up moves."""
         wake_at = self.scheduler.next_wakeup()
-        if notifying() and wake_at != self._status_at:
+        if notifying() and (ready or wake_at != self._status_at):
             self._status_at = wake_at
             states = (rt.state for rt in self.scheduler.engine.board.jobs.values())
-            sd_notify(running_status(states, len(self.scheduler.job_file.jobs)))
+            status = running_status(states, len(self.scheduler.job_file.jobs))
+            sd_notify(f"READY=1\n{status}" if ready else status)
 
     # -- events ----------------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -204,16 +205,14 @@ class Runner:
                 self.log("reload-rejected", problem=str(problem))
             if self.metrics is not None:
                 self.metrics.set_reload_failed(True)
-            self._status_at = None
-            sd_notify("READY=1")
+            self._sd_status(ready=True)
             return f"rejected: {len(exc.problems)} problem(s); the old jobs keep running"
         if self.metrics is not None:
             self.metrics.set_reload_failed(False)
         if isinstance(self.scheduler.notifier, JobHooks):
             self.scheduler.notifier.mail = job_file.settings.smtp or Smtp()
         self.scheduler.reload(job_file)
-        self._status_at = None
-        sd_notify("READY=1")
+        self._sd_status(ready=True)
         gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
         return f"reloaded: {len(job_file.jobs)} jobs"
@@ -232,8 +231,7 @@ class Runner:
             pid=os.getpid(),
             state_dir=str(self.state_dir),
         )
-        sd_notify("READY=1")
-        self._sd_status()
+        self._sd_status(ready=True)
         watchdog = watchdog_interval()
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None

@@ -154,13 +154,13 @@ def test_output_is_mailed_through_the_smtp_server_of_the_job_file(e2e: E2E) -> N
             env={"SMTP_PW": "s3cret"},
         )
         runner.wait_runs("quiet", 2, status="succeeded")
-        wait_for(lambda: received, what="a mail")
+        wait_for(lambda: [e for e in received if b"output" in e.original_content], what="mail")
     finally:
         controller.stop()
     from email import message_from_bytes
     from email.policy import default
 
-    envelope = received[0]
+    envelope = next(e for e in received if b"report output" in e.original_content)
     message = message_from_bytes(envelope.original_content, policy=default)
     assert envelope.rcpt_tos == ["ops@test.invalid"]
     assert envelope.mail_from == "cronpy@test.invalid"
@@ -181,14 +181,14 @@ def test_sd_notify_speaks_to_a_socket_as_systemd_opens_it(e2e: E2E, tmp_path: Pa
     sock.settimeout(0.2)
     messages: list[str] = []
 
-    def seen(predicate: Any, what: str) -> Any:
+    def seen(predicate: Any, what: str, start: int = 0) -> Any:
         def check() -> Any:
             try:
                 while True:
                     messages.append(sock.recv(4096).decode())
             except TimeoutError:
                 pass
-            return next((m for m in messages if predicate(m)), None)
+            return next((m for m in messages[start:] if predicate(m)), None)
 
         return wait_for(check, what=what)
 
@@ -197,15 +197,14 @@ def test_sd_notify_speaks_to_a_socket_as_systemd_opens_it(e2e: E2E, tmp_path: Pa
             '[jobs.soon]\nschedule = "every 1h"\ncommand = "true"\n',
             env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"},
         )
-        seen(lambda m: m.startswith("READY=1"), "READY=1")
-        seen(lambda m: m.startswith("STATUS=running 1 jobs; next: soon at "), "STATUS= next job")
+        ready = seen(lambda m: m.startswith("READY=1\n"), "READY=1")
+        assert ready.split("\n")[1].startswith("STATUS=running 1 jobs; next: soon at ")
         seen(lambda m: m == "WATCHDOG=1", "WATCHDOG=1")
         count = len(messages)
         runner.send(signal.SIGHUP)
-        reloading = seen(lambda m: m.startswith("RELOADING=1\nMONOTONIC_USEC="), "RELOADING=1")
-        after = messages[messages.index(reloading) :]
-        assert messages.index(reloading) >= count
-        seen(lambda m: m == "READY=1" and m in after, "READY=1 after the reload")
+        reloading = seen(lambda m: m.startswith("RELOADING=1\nMONOTONIC_USEC="), "RELOADING", count)
+        after = messages.index(reloading, count) + 1
+        seen(lambda m: m.startswith("READY=1\nSTATUS="), "READY=1 after the reload", after)
         runner.send(signal.SIGTERM)
         seen(lambda m: m == "STOPPING=1", "STOPPING=1")
         assert runner.wait_exit() == 0
