@@ -113,10 +113,21 @@ DIRECT = (
 )
 
 
-def runner_argv(job_file: Path, state_dir: Path, *, direct: bool = False) -> list[str]:
+def metrics_args() -> tuple[str, ...]:
+    """``--metrics`` on a free loopback port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return ("--metrics", f"127.0.0.1:{s.getsockname()[1]}")
+
+
+def runner_argv(
+    job_file: Path, state_dir: Path, *, direct: bool = False, extra: Sequence[str] = ()
+) -> list[str]:
     if direct:
         return [sys.executable, "-c", DIRECT, str(job_file), str(state_dir)]
-    return [*cronpy_command(), "--state-dir", str(state_dir), "run", str(job_file)]
+    return [*cronpy_command(), "--state-dir", str(state_dir), "run", str(job_file), *extra]
 
 
 @dataclass
@@ -127,6 +138,7 @@ class RunnerProcess:
     job_file: Path
     state_dir: Path
     direct: bool = False
+    extra: Sequence[str] = ()  # more `cronpy run` options, e.g. --metrics
     lines: list[tuple[float, str]] = field(default_factory=list)  # (perf_counter, line)
     started: float = 0.0
     ready_at: float | None = None
@@ -135,7 +147,7 @@ class RunnerProcess:
         self._ready = threading.Event()
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            runner_argv(self.job_file, self.state_dir, direct=self.direct),
+            runner_argv(self.job_file, self.state_dir, direct=self.direct, extra=self.extra),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -12,8 +12,12 @@
 3. Fire time: one job due every second among the --jobs; the job file must not be opened or
    read when it fires (DESIGN: "never a re-parse of the file at fire time").
 
+4. --metrics: only the idle cost of ``--metrics`` with nobody scraping: the same runner with
+   and without it, side by side, over --seconds (use 60): voluntary context switches of the
+   main thread (/proc/PID/task/PID/status; the loop's wake-ups) and of all threads.
+
 Usage: .venv/bin/python bench/bench_idle.py [--seconds 30] [--jobs 200] [--big 10000]
-                                            [--fire-seconds 5]
+                                            [--fire-seconds 5] [--metrics]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from _common import (
     FileWatch,
     ProcSample,
     RunnerProcess,
+    metrics_args,
     print_table,
     proc_sample,
     proc_smaps_rollup,
@@ -116,6 +121,51 @@ def measure_fire(jobs: int, seconds: float) -> tuple[int, int, int]:
     return starts, opens, reads
 
 
+def _switches(pid: int) -> tuple[int, int]:
+    """Voluntary context switches of the main thread and of all threads."""
+
+    def of(status: Path) -> int:
+        for line in status.read_text().splitlines():
+            if line.startswith("voluntary_ctxt_switches:"):
+                return int(line.split()[1])
+        return 0
+
+    tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    return of(Path(f"/proc/{pid}/task/{pid}/status")), sum(of(t / "status") for t in tasks)
+
+
+def measure_metrics_idle(jobs: int, seconds: float) -> None:
+    rows = []
+    for extra in ((), metrics_args()):
+        with tempfile.TemporaryDirectory(prefix="cronpy-bench-") as tmp:
+            work = Path(tmp)
+            table = idle_jobs(jobs)
+            job_file = write_job_file(work / "jobs.toml", table, defaults={"timezone": "UTC"})
+            with RunnerProcess(job_file, work / "state", extra=extra) as runner:
+                runner.wait_ready()
+                time.sleep(SETTLE_S)
+                main0, all0 = _switches(runner.pid)
+                cpu0 = proc_sample(runner.pid)
+                time.sleep(seconds)
+                main1, all1 = _switches(runner.pid)
+                cpu1 = proc_sample(runner.pid)
+        rows.append(
+            [
+                "--metrics" if extra else "without",
+                f"{seconds:g}",
+                str(main1 - main0),
+                str(all1 - all0),
+                str(cpu1.threads),
+                f"{(cpu1.cpu_ticks - cpu0.cpu_ticks) / CLK_TCK * 1000:.0f}",
+            ]
+        )
+    print_table(
+        f"idle runner, {jobs} jobs, nobody scraping",
+        ["runner", "window s", "main thread wake-ups", "all threads", "threads", "CPU ms"],
+        rows,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30, help="idle window (default 30)")
@@ -130,8 +180,14 @@ def main() -> None:
         default=5,
         help="how long one job fires each second (default 5)",
     )
+    parser.add_argument(
+        "--metrics", action="store_true", help="only: idle wake-ups with and without --metrics"
+    )
     args = parser.parse_args()
     use_bytecode_cache()
+    if args.metrics:
+        measure_metrics_idle(args.jobs, args.seconds)
+        return
     today = datetime.now()
     if (today.month, today.day) in ((12, 31), (1, 1)):
         sys.exit("the idle jobs fire on 1 January: run this on another day")

@@ -15,7 +15,9 @@ Also shown: the runner's CPU time per launch (utime+stime from /proc, robust to 
 machine), and with --profile a py-spy profile of the runner during B (needs py-spy).
 
 Usage: .venv/bin/python bench/bench_lateness.py [--seconds 60] [--jobs 200] [--rounds 4]
-                                                [--only A|B] [--profile]
+                                                [--only A|B|floor|metrics] [--profile]
+
+  metrics: B without and with --metrics (nobody scraping), alternated twice in one run
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 from _common import (
     CLK_TCK,
     RunnerProcess,
+    metrics_args,
     print_table,
     proc_sample,
     state_db,
@@ -92,7 +95,13 @@ class Result:
 
 
 def run_scenario(
-    workdir: Path, jobs: int, schedule: str, runs: int, limit_s: float, profile: bool = False
+    workdir: Path,
+    jobs: int,
+    schedule: str,
+    runs: int,
+    limit_s: float,
+    profile: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> Result:
     out = workdir / "out"
     out.mkdir()
@@ -106,7 +115,7 @@ def run_scenario(
     )
     spy: subprocess.Popen[bytes] | None = None
     raw = workdir / "profile.raw"
-    with RunnerProcess(job_file, workdir / "state") as runner:
+    with RunnerProcess(job_file, workdir / "state", extra=extra) as runner:
         runner.wait_ready()
         before = proc_sample(runner.pid)
         if profile:
@@ -256,6 +265,36 @@ def scenario_b(jobs: int, rounds: int, profile: bool) -> None:
         print_profile(result.profile)
 
 
+def metrics_cost(jobs: int, rounds: int, pairs: int = 2) -> None:
+    """Scenario B without and with ``--metrics`` (nobody scraping), alternated in one run so
+    the machine's noise falls on both."""
+    rows = []
+    for _ in range(pairs):
+        for extra in ((), metrics_args()):
+            with tempfile.TemporaryDirectory(prefix="cronpy-bench-") as tmp:
+                result = run_scenario(
+                    Path(tmp),
+                    jobs,
+                    f"*/{PERIOD} * * * * *",
+                    jobs * rounds,
+                    PERIOD * rounds + 60,
+                    extra=extra,
+                )
+            late = [start - due for _job, due, start in result.child.values()]
+            rows.append(
+                [
+                    "--metrics" if extra else "without",
+                    *summary_ms(late),
+                    f"{result.cpu_s * 1000 / max(result.launches, 1):.2f}",
+                ]
+            )
+    print_table(
+        f"B ({jobs} jobs at one instant, {rounds} rounds) without and with --metrics",
+        ["runner", *HEADERS[1:], "CPU ms/launch"],
+        rows,
+    )
+
+
 def floor(jobs: int, rounds: int) -> None:
     """The same launches from a bare Popen loop: what Python + bash cost on this machine."""
     samples: list[tuple[float, float]] = []
@@ -308,7 +347,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="scenario A length (default 60)")
     parser.add_argument("--jobs", type=int, default=200, help="scenario B jobs (default 200)")
     parser.add_argument("--rounds", type=int, default=4, help="scenario B rounds (default 4)")
-    parser.add_argument("--only", choices=["A", "B", "floor"], help="run one scenario")
+    parser.add_argument("--only", choices=["A", "B", "floor", "metrics"], help="run one scenario")
     parser.add_argument("--profile", action="store_true", help="py-spy the runner during B")
     args = parser.parse_args()
     use_bytecode_cache()
@@ -318,6 +357,8 @@ def main() -> None:
         scenario_b(args.jobs, args.rounds, args.profile)
     if args.only in (None, "floor"):
         floor(args.jobs, args.rounds)
+    if args.only == "metrics":
+        metrics_cost(args.jobs, args.rounds)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ app = typer.Typer(
     name="cronpy",
     help="A cron replacement that records every run: one TOML job file, one runner, history "
     "you can query.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -93,6 +93,7 @@ command(cls=Command)(controls.stop)
 command(cls=Command)(reads.status)
 command(cls=Command)(reads.history)
 command(cls=Command)(reads.logs)
+command(cls=Command)(reads.top)
 # changing the state
 command(cls=Command)(controls.pause)
 command(cls=Command)(controls.resume)

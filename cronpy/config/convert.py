@@ -18,7 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronpy.errors import DurationError, did_you_mean
-from cronpy.model import Backoff, Environment, Missed, Overlap
+from cronpy.model import Backoff, Environment, MailOutput, Missed, Overlap, Smtp
 from cronpy.model.durations import parse_duration, parse_size
 
 _HOURS = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
@@ -282,6 +282,62 @@ def _hours(value: Any) -> tuple[tuple[time, time], ...]:
     return tuple(ranges)
 
 
+def _listen_address(value: Any) -> str:
+    """``HOST:PORT``, ``[IPv6]:PORT`` or a port; whether it can be bound is seen at start."""
+    what = 'an address like "127.0.0.1:9464", "[::1]:9464" or "9464"'
+    text = _string(value, what)
+    host, _, port = text.rpartition(":")
+    bad_host = host.startswith("[") != host.endswith("]") or any(c.isspace() for c in host)
+    if bad_host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise BadValue(f"expected {what}, {got(value)}")
+    return text
+
+
+def _env_name(value: Any) -> str:
+    text = _string(value, "an environment variable name")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise BadValue(f"expected an environment variable name, {got(value)}")
+    return text
+
+
+_SMTP_KEYS: dict[str, tuple[str, Convert]] = {  # key in the file -> (Smtp field, converter)
+    "host": ("host", _string),
+    "port": ("port", lambda v: _port(v)),
+    "starttls": ("starttls", _bool),
+    "user": ("user", _string),
+    "password_file": ("password_file", _abs_path),
+    "password_env": ("password_env", _env_name),
+    "from": ("sender", _string),
+}
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise BadValue(f"expected a port number 1-65535, {got(value)}")
+    return value
+
+
+def _smtp(value: Any) -> Smtp:
+    """The SMTP server of notify.email: ``{ host, port, starttls, user, password_file or
+    password_env, from }``."""
+    if not isinstance(value, dict):
+        raise BadValue(f"expected a table with keys {', '.join(_SMTP_KEYS)}, {got(value)}")
+    fields: dict[str, Any] = {}
+    for key, raw in value.items():
+        if key not in _SMTP_KEYS:
+            raise BadValue(f"unknown key {show(key)} in smtp{did_you_mean(key, _SMTP_KEYS)}")
+        name, convert = _SMTP_KEYS[key]
+        try:
+            fields[name] = convert(raw)
+        except BadValue as exc:
+            raise BadValue(f"smtp.{key}: {exc}") from None
+    if "password_file" in fields and "password_env" in fields:
+        raise BadValue("set smtp.password_file or smtp.password_env, not both")
+    if ("password_file" in fields or "password_env" in fields) and "user" not in fields:
+        raise BadValue("a password needs smtp.user: the login to send it with")
+    return Smtp(**fields)
+
+
 # --- which keys exist where, and the converter of each --------------------------------------
 
 SCALARS: dict[str, Convert] = {
@@ -314,6 +370,7 @@ SCALARS: dict[str, Convert] = {
     "max_duration": _duration(positive=True),
     # A floor: a hook stopped in under a second could hardly have done its work.
     "hook_timeout": _duration(positive=True, at_least="1s"),
+    "mail_output": _enum(MailOutput),
 }
 TABLES: dict[str, dict[str, Convert]] = {
     "retry": {
@@ -336,5 +393,7 @@ MERGED_TABLES = ("retry", "keep", "notify", "env")
 SETTINGS: dict[str, Convert] = {
     "store": lambda v: _store_url(_string(v, 'a store URL like "postgresql://host/db"')),
     "shutdown_grace": _duration(positive=False),
+    "metrics": _listen_address,
+    "smtp": _smtp,
 }
 TOP_KEYS = ["defaults", "jobs", "cronpy"]

@@ -36,6 +36,8 @@ class Outcomes:
             signal=outcome.signal,
             output_tail=outcome.output_tail,
             reason=outcome.reason,
+            cpu_seconds=outcome.cpu_seconds,
+            max_rss_kib=outcome.max_rss_kib,
         )
         run = Run(
             id=active.run_id,
@@ -52,6 +54,8 @@ class Outcomes:
             pid=outcome.pid,
             reason=finish.reason,
             output_tail=finish.output_tail,
+            cpu_seconds=finish.cpu_seconds,
+            max_rss_kib=finish.max_rss_kib,
         )
         self.board.emit(FinishRun(run, finish))
         self.board.log(

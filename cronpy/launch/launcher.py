@@ -33,6 +33,7 @@ from cronpy.launch.capture import LogCapture, OutputTail
 from cronpy.launch.cgroups import RunCgroups
 from cronpy.launch.child import Child, has_exited, killpg
 from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
+from cronpy.launch.usage import Usage, wait_usage
 from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
 
 _READ_SIZE = 64 * 1024
@@ -336,7 +337,7 @@ class Launcher:
         self._signal_all(child, signal.SIGKILL)
         self._read(child, drain=True)
         self._close_pipe(child)
-        returncode = child.popen.wait()
+        returncode, usage = wait_usage(child.popen)
         self._selector.unregister(child.pidfd)
         os.close(child.pidfd)
         child.capture.finish()
@@ -346,13 +347,16 @@ class Launcher:
         else:
             self.peak_buffered = max(self.peak_buffered, child.capture.peak_buffered)
             del self._runs[child.req.run_id]
-            self._outcomes.append(self._outcome(child, child.req, returncode))
         self._orphans.groups.add(pid)
         if child.cgroup is not None:
             self._cgroups_retire(child.cgroup)
-        self._orphans.reap(self._watched())
+        used = self._orphans.reap(self._watched())
+        if isinstance(child.req, LaunchRequest):
+            # the orphans of its group that already died count towards the run's cost
+            usage = usage.plus(used.get(pid))
+            self._outcomes.append(self._outcome(child, child.req, returncode, usage))
 
-    def _outcome(self, run: Child, req: LaunchRequest, returncode: int) -> Outcome:
+    def _outcome(self, run: Child, req: LaunchRequest, returncode: int, usage: Usage) -> Outcome:
         return Outcome(
             run_id=req.run_id,
             status=run.status(returncode, req.job.success_codes),
@@ -362,6 +366,8 @@ class Launcher:
             reason=run.reason or run.capture.error,
             pid=run.popen.pid,
             ended_monotonic=self._monotonic(),
+            cpu_seconds=round(usage.cpu_seconds, 6),
+            max_rss_kib=usage.max_rss_kib,
         )
 
     def _hook_outcome(self, hook: Child, req: HookRequest, returncode: int) -> HookOutcome:

@@ -22,6 +22,8 @@ import os
 from collections.abc import Collection, Iterable
 from typing import NamedTuple
 
+from cronpy.launch.usage import Usage
+
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -135,19 +137,23 @@ class Orphans:
         # Processes signalled by pid (they left the group) that may be our children.
         self.adopted: set[int] = set()
 
-    def reap(self, watched: Collection[int]) -> None:
-        """Reap dead orphans, never a ``watched`` child (its pidfd reports its end)."""
-        # waitid(P_PGID) touches only the ended children's groups, never another child of
+    def reap(self, watched: Collection[int]) -> dict[int, Usage]:
+        """Reap dead orphans, never a ``watched`` child (its pidfd reports its end); what
+        those of each ended child's group used, by group (a run's cost includes them)."""
+        # wait4(-pgid) touches only the ended children's groups, never another child of
         # the runner. A group stays listed while one of our children in it lives, which also
         # keeps its id from being reused before we drop it.
+        used: dict[int, Usage] = {}
         for pgid in list(self.groups):
             while True:
                 try:
-                    if os.waitid(os.P_PGID, pgid, os.WEXITED | os.WNOHANG) is None:
-                        break
+                    pid, _, rusage = os.wait4(-pgid, os.WNOHANG)
                 except ChildProcessError:
                     self.groups.discard(pgid)
                     break
+                if pid == 0:
+                    break
+                used[pgid] = Usage.of(rusage).plus(used.get(pgid))
         for pid in list(self.adopted):
             try:
                 if os.waitpid(pid, os.WNOHANG)[0] == 0:
@@ -157,6 +163,7 @@ class Orphans:
             self.adopted.discard(pid)
         if self.subreaper:
             self._reap_strays(watched)
+        return used
 
     @staticmethod
     def _reap_strays(watched: Collection[int]) -> None:

@@ -4,8 +4,17 @@ Nothing here reads a clock, a file or a database. Times are aware datetimes in U
 durations are float seconds; sizes are int bytes.
 """
 
-from cronpy.model.enums import Backoff, Environment, Missed, Overlap, SkipReason, Status, Trigger
-from cronpy.model.job import Job, JobFile, Keep, Notify, Retry, RunnerSettings, Window
+from cronpy.model.enums import (
+    Backoff,
+    Environment,
+    MailOutput,
+    Missed,
+    Overlap,
+    SkipReason,
+    Status,
+    Trigger,
+)
+from cronpy.model.job import Job, JobFile, Keep, Notify, Retry, RunnerSettings, Smtp, Window
 from cronpy.model.run import (
     Claim,
     Control,
@@ -36,6 +45,7 @@ __all__ = [
     "JobState",
     "Keep",
     "LaunchRequest",
+    "MailOutput",
     "Missed",
     "Notify",
     "Outcome",
@@ -46,6 +56,7 @@ __all__ = [
     "RunnerInfo",
     "RunnerSettings",
     "SkipReason",
+    "Smtp",
     "Spawned",
     "Status",
     "Trigger",

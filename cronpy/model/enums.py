@@ -31,6 +31,14 @@ class Backoff(StrEnum):
     EXPONENTIAL = "exponential"
 
 
+class MailOutput(StrEnum):
+    """Which runs' output ``notify.email`` receives, as cron's MAILTO does."""
+
+    ALWAYS = "always"  # every run that printed something (cron's rule)
+    ON_FAILURE = "on_failure"  # failed runs, printed or not
+    NEVER = "never"
+
+
 class Status(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from cronpy.model.enums import Backoff, Environment, Missed, Overlap
+from cronpy.model.enums import Backoff, Environment, MailOutput, Missed, Overlap
 
 if TYPE_CHECKING:  # keeps the schedule code out of read commands that only touch runs
     import random
@@ -107,6 +107,8 @@ class Job:
     hook_timeout: float = 60.0  # seconds an on_* hook may run before its group is stopped
     notify: Notify | None = None
     description: str | None = None  # what the job is for, in the author's words
+    # cron's rule by default: with notify.email set, a run that printed anything is mailed
+    mail_output: MailOutput = MailOutput.ALWAYS
 
     @property
     def argv(self) -> list[str]:
@@ -124,6 +126,21 @@ class RunnerSettings:
 
     store: str | None = None
     shutdown_grace: float = 30.0
+    metrics: str | None = None  # HOST:PORT to serve Prometheus metrics on
+    smtp: Smtp | None = None  # where notify.email goes; None: localhost:25
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The ``smtp`` table of ``[cronpy]``: the server notify.email sends through."""
+
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    user: str | None = None
+    password_file: Path | None = None  # read at each send, so a rotated secret is picked up
+    password_env: str | None = None  # the runner's environment variable holding it
+    sender: str | None = None  # ``from``; default cronpy@HOSTNAME
 
 
 @dataclass(frozen=True)

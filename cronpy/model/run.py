@@ -41,6 +41,8 @@ class Run:
     missed_count: int | None = None  # for a ``missed`` record: how many occurrences it stands for
     output_tail: str = ""
     log_path: str | None = None
+    cpu_seconds: float | None = None  # user + system CPU of its reaped process tree
+    max_rss_kib: int | None = None  # the largest peak resident set of one of its processes
 
     @property
     def duration(self) -> float | None:
@@ -73,6 +75,8 @@ class Run:
             "reason": self.reason,
             "missed_count": self.missed_count,
             "output": self.output_tail,
+            "cpu_seconds": self.cpu_seconds,
+            "max_rss_kib": self.max_rss_kib,
         }
 
 
@@ -185,6 +189,8 @@ class Finish:
     signal: int | None = None
     output_tail: str = ""
     reason: str | None = None
+    cpu_seconds: float | None = None
+    max_rss_kib: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +213,10 @@ class Outcome:
     reason: str | None  # why it could not start, or why it was stopped
     pid: int | None
     ended_monotonic: float
+    # From wait4 of the main process (its waited-for descendants included) and of the
+    # orphans of its group reaped at its end; None when it never started.
+    cpu_seconds: float | None = None
+    max_rss_kib: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ Notify conventions:
   succeeds, ``URL/fail`` when it fails or is late;
 - ``webhook`` receives a JSON POST ``{"event", "job", "run"}`` on failure, dead, recovery
   and late;
-- ``email`` gets a message through the local MTA (localhost:25), as cron's MAILTO does, when a
-  job is dead (its last attempt failed) and when it recovers.
+- ``email`` gets a message through the SMTP server of ``[cronpy] smtp`` (default the local
+  MTA, localhost:25) when a job is dead (its last attempt failed), recovers or is late; and,
+  as cron's MAILTO does, a run's output by the job's ``mail_output``: ``always`` (default:
+  every run that printed something, cron's rule), ``on_failure`` or ``never``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable
 from email.message import EmailMessage
 from typing import Any, Protocol
 
-from cronpy.model import HookOutcome, HookRequest, Job, Run
+from cronpy.model import HookOutcome, HookRequest, Job, MailOutput, Run, Smtp
 
 _TIMEOUT = 10.0
 _HOOK_KILL_GRACE = 5.0  # a hook is a side errand: it does not get a job's long grace
@@ -68,13 +70,13 @@ class JobHooks:
         *,
         urlopen: Callable[..., Any] = urllib.request.urlopen,
         smtp: Callable[..., Any] = smtplib.SMTP,
-        smtp_host: str = "localhost",
+        mail: Smtp | None = None,
     ) -> None:
         self.log = log
         self.launcher = launcher
         self.urlopen = urlopen
         self.smtp = smtp
-        self.smtp_host = smtp_host
+        self.mail = mail or Smtp()  # replaced on reload
 
     # -- the Hooks protocol ----------------------------------------------------------------------
     def started(self, job: Job, run_id: int) -> None:
@@ -96,6 +98,8 @@ class JobHooks:
             self._request(job, notify.webhook, body)
         if notify.email and event in _EMAIL_EVENTS:
             self._email(event, notify.email, job, run)
+        if notify.email and _mails_output(job.mail_output, event, run):
+            self._email("output", notify.email, job, run)
 
     # -- the actions -----------------------------------------------------------------------------
     def _shell(self, event: str, command: str, job: Job, run: Run) -> None:
@@ -140,22 +144,56 @@ class JobHooks:
         _background(send)
 
     def _email(self, event: str, address: str, job: Job, run: Run) -> None:
-        what = "recovered" if event == "on_recovery" else f"failed ({run.status})"
+        mail = self.mail
+        if event == "output":  # cron's subject line, with how it ended
+            what = f"output ({run.status}"
+            what += f", exit {run.exit_code})" if run.exit_code is not None else ")"
+        else:
+            what = "recovered" if event == "on_recovery" else f"failed ({run.status})"
+            if event == "on_late":
+                what = f"late ({run.reason or run.status})"
         message = EmailMessage()
         message["Subject"] = f"cronpy: {job.name} {what}"
-        message["From"] = f"cronpy@{os.uname().nodename}"
+        message["From"] = mail.sender or f"cronpy@{os.uname().nodename}"
         message["To"] = address
         message.set_content(
             f"job: {job.name}\nrun: {run.id} attempt {run.attempt}\nstatus: {run.status}\n"
             f"exit code: {run.exit_code}\nscheduled at: {run.scheduled_at}\n"
             f"reason: {run.reason or ''}\n\n{run.output_tail}\n"
+            f"\n(the whole output: cronpy logs {job.name} {run.id})\n"
         )
 
         def send() -> None:
             try:
-                with self.smtp(self.smtp_host, timeout=_TIMEOUT) as smtp:
+                with self.smtp(mail.host, mail.port, timeout=_TIMEOUT) as smtp:
+                    if mail.starttls:
+                        smtp.starttls()
+                    if mail.user is not None:
+                        smtp.login(mail.user, _password(mail))
                     smtp.send_message(message)
             except (OSError, smtplib.SMTPException) as exc:
                 self.log("notify-error", job=job.name, email=address, reason=str(exc))
 
         _background(send)
+
+
+def _mails_output(policy: MailOutput, event: str, run: Run) -> bool:
+    """Whether this end of a run mails its output (each run ends in one of these events)."""
+    if event not in ("on_success", "on_failure") or policy is MailOutput.NEVER:
+        return False
+    if policy is MailOutput.ON_FAILURE:
+        return event == "on_failure"
+    return bool(run.output_tail.strip())  # cron mails a job only when it printed something
+
+
+def _password(mail: Smtp) -> str:
+    """Read when sending, so neither the job file nor the runner's memory keeps it long."""
+    if mail.password_file is not None:
+        with open(mail.password_file, encoding="utf-8") as f:
+            return f.read().strip()
+    if mail.password_env is not None:
+        value = os.environ.get(mail.password_env)
+        if value is None:
+            raise OSError(f"${mail.password_env} (smtp.password_env) is not set")
+        return value
+    return ""

@@ -15,12 +15,13 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cronpy.config import load_job_file
 from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
 from cronpy.launch.leftovers import kill_leftovers
-from cronpy.model import JobFile
+from cronpy.model import JobFile, Smtp
 from cronpy.model.run import RELOAD_REJECTED
 from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
@@ -29,8 +30,17 @@ from cronpy.runtime.eventlog import EventLog
 from cronpy.runtime.host import boot_identity
 from cronpy.runtime.lock import JobFileLock
 from cronpy.runtime.maintenance import Maintenance, interval_from_env
+
+if TYPE_CHECKING:
+    from cronpy.runtime.metrics import RunnerMetrics
 from cronpy.runtime.scheduler import Scheduler
-from cronpy.runtime.sdnotify import sd_notify, watchdog_interval
+from cronpy.runtime.sdnotify import (
+    notifying,
+    reloading,
+    running_status,
+    sd_notify,
+    watchdog_interval,
+)
 from cronpy.runtime.statedir import (
     RunnerLock,
     ensure_state_dir,
@@ -55,6 +65,7 @@ class Runner:
         log: EventLog,
         lock: RunnerLock,
         log_file: Path | None = None,
+        metrics: str | None = None,
     ) -> None:
         self.path = job_file_path
         self.state_dir = state_dir
@@ -62,6 +73,7 @@ class Runner:
         self.lock = lock
         self.log_file = log_file  # the daemon's runner.log, reopened on SIGUSR1 and reload
         self.clock = SystemClock()
+        self.metrics = self._serve_metrics(metrics or job_file.settings.metrics)
         # A short wait for a lock: a write the runner cannot make is queued and retried, and
         # waiting longer would block the loop (timeouts, output) while another process holds it.
         self.store = open_store(state_dir, store_url, busy_timeout=1.0)
@@ -82,7 +94,7 @@ class Runner:
             runner_id=self.runner_id,
             host=self.host,
             logs_dir=logs_dir(state_dir),
-            notifier=JobHooks(log, self.launcher),
+            notifier=JobHooks(log, self.launcher, mail=job_file.settings.smtp),
             boot_id=boot_id,
             boot_time=boot_time,
             log=log,
@@ -103,6 +115,30 @@ class Runner:
         self.shutdown_grace = job_file.settings.shutdown_grace
         # the file it runs (`cronpy edit` edits it by default) and since when
         self.lock.note(job_file=str(job_file_path), loaded_at=self.clock.now().isoformat())
+        if self.metrics is not None:
+            self.metrics.load_last_success(self.store, job_file.jobs)
+            self.scheduler.observer = self.metrics
+        self._status_at: object = None  # the next wake-up the STATUS= line last named
+
+    def _serve_metrics(self, address: str | None) -> RunnerMetrics | None:
+        """Bound before anything is registered: a busy address fails the start cleanly."""
+        if address is None:
+            return None
+        from cronpy.runtime.metrics import RunnerMetrics
+
+        metrics = RunnerMetrics()
+        host, port = metrics.serve(address)
+        self.log("metrics", address=f"{host}:{port}")
+        return metrics
+
+    def _sd_status(self, ready: bool = False) -> None:
+        """STATUS= names the job due next; recomputed only when the next wake-up moves."""
+        wake_at = self.scheduler.next_wakeup()
+        if notifying() and (ready or wake_at != self._status_at):
+            self._status_at = wake_at
+            states = (rt.state for rt in self.scheduler.engine.board.jobs.values())
+            status = running_status(states, len(self.scheduler.job_file.jobs))
+            sd_notify(f"READY=1\n{status}" if ready else status)
 
     # -- events ----------------------------------------------------------------------------------
     def _install_signals(self) -> None:
@@ -191,6 +227,7 @@ class Runner:
     def reload(self) -> str:
         """Reread the job file; the answer is what ``cronpy reload`` prints (and exits 2 on,
         when it starts with RELOAD_REJECTED)."""
+        reloading()
         self._reopen_log()
         now = self.clock.now().isoformat()
         try:
@@ -199,21 +236,35 @@ class Runner:
             for problem in exc.problems:
                 self.log("reload-rejected", problem=str(problem))
             problems = "\n".join(str(p) for p in exc.problems)
-            self.lock.note(reload_refused=f"at {now}: {problems}")
-            return (
-                f"{RELOAD_REJECTED}{len(exc.problems)} problem(s) in {self.path}; the jobs"
-                f" loaded at {self.lock.loaded_at} keep running:\n{problems}"
+            return self._reload_refused(
+                now,
+                problems,
+                f"{len(exc.problems)} problem(s) in {self.path}; the jobs loaded at"
+                f" {self.lock.loaded_at} keep running:\n{problems}",
             )
         try:
             self.scheduler.reload(job_file)
         except StateError as exc:  # the job states could not be read: keep the old jobs
             self.log("reload-rejected", problem=str(exc))
-            self.lock.note(reload_refused=f"at {now}: {exc}")
-            return f"{RELOAD_REJECTED}{exc}; the jobs loaded at {self.lock.loaded_at} keep running"
+            return self._reload_refused(
+                now, str(exc), f"{exc}; the jobs loaded at {self.lock.loaded_at} keep running"
+            )
+        if self.metrics is not None:
+            self.metrics.set_reload_failed(False)
+        if isinstance(self.scheduler.notifier, JobHooks):
+            self.scheduler.notifier.mail = job_file.settings.smtp or Smtp()
+        self._sd_status(ready=True)
         gc.freeze()
         self.shutdown_grace = job_file.settings.shutdown_grace
         self.lock.note(loaded_at=now, reload_refused=None)
         return f"reloaded: {len(job_file.jobs)} jobs"
+
+    def _reload_refused(self, now: str, why: str, answer: str) -> str:
+        self.lock.note(reload_refused=f"at {now}: {why}")
+        if self.metrics is not None:
+            self.metrics.set_reload_failed(True)
+        self._sd_status(ready=True)
+        return f"{RELOAD_REJECTED}{answer}"
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
@@ -229,7 +280,7 @@ class Runner:
             pid=os.getpid(),
             state_dir=str(self.state_dir),
         )
-        sd_notify(f"READY=1\nSTATUS=running {len(self.scheduler.job_file.jobs)} jobs")
+        self._sd_status(ready=True)
         watchdog = watchdog_interval()
         next_watchdog = self.clock.monotonic() + watchdog if watchdog else None
         shutdown_deadline: float | None = None
@@ -269,6 +320,7 @@ class Runner:
             if maintenance.run_if_due(mono, timeout):  # it took time: measure again
                 mono = self.clock.monotonic()
                 timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
+            self._sd_status()
             self.log.flush()
             slept_from = self.clock.monotonic()
             for key, mask in self.selector.select(timeout):
@@ -361,6 +413,7 @@ def run_runner(
     log_format: str = "text",
     pid_file: Path | None = None,
     allow_duplicate: bool = False,
+    metrics: str | None = None,
 ) -> int:
     """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
     jobs = load_job_file(job_file)
@@ -400,6 +453,7 @@ def run_runner(
             log=log,
             lock=lock,
             log_file=log_file,
+            metrics=metrics,
         )
     except CronpyError as exc:
         if lock.held:  # the pid file, if written, is ours: it comes after the lock

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from cronpy.engine.actions import (
     Action,
@@ -41,10 +42,30 @@ from cronpy.model import (
     JobState,
     LaunchRequest,
     Outcome,
+    Run,
     Spawned,
+    Status,
+    Trigger,
 )
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
+
+
+class Observer(Protocol):
+    """Told what the scheduler applies, after it applied it (metrics: cronpy.runtime.metrics)."""
+
+    def started(self, job: str, run_id: int, trigger: Trigger, due: datetime, at: datetime) -> None:
+        """A claimed run's process started ``at``, for the occurrence ``due``."""
+
+    def finished(self, run: Run) -> None: ...
+
+    def recorded(self, job: str, status: Status) -> None:
+        """An occurrence that did not start: skipped or missed."""
+
+    def states(self, states: Sequence[JobState]) -> None:
+        """Job states saved, with their next planned runs."""
+
+    def set_degraded(self, note: str | None) -> None: ...
 
 
 class Scheduler:
@@ -79,7 +100,8 @@ class Scheduler:
         )
         self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
-        self.backlog = WriteBacklog(clock.now, self.log, lambda note: self.on_degraded(note))
+        self.observer: Observer | None = None
+        self.backlog = WriteBacklog(clock.now, self.log, self._degraded)
         self.controls_waiting = True  # a command may have written controls: read them
         self._log_dirs: set[str] = set()
         # pids of the batch's runs, written in one transaction when it settles: only the
@@ -164,6 +186,11 @@ class Scheduler:
             return min(planned or retry_at, retry_at)
         return planned
 
+    def _degraded(self, note: str | None) -> None:
+        if self.observer is not None:
+            self.observer.set_degraded(note)
+        self.on_degraded(note)
+
     # -- applying decisions ----------------------------------------------------------------------
     def _settle(self, now: datetime) -> None:
         self._apply_all(now)
@@ -191,9 +218,13 @@ class Scheduler:
         match action:
             case Record():
                 self._write(str(action.status), lambda: self._record(action))
+                if self.observer is not None:
+                    self.observer.recorded(action.job, action.status)
             case FinishRun(run=run, finish=finish):
                 faults.point("before-finish")
                 self._write("finish", lambda: store.finish_run(run.id, finish))
+                if self.observer is not None:
+                    self.observer.finished(run)
             case Stop(run_id=run_id, reason=reason):
                 self.launcher.stop(run_id, reason)
             case Announce(event=event, job=job, run=run):
@@ -214,6 +245,8 @@ class Scheduler:
                     self._complete(control_id, at, result, None)
             case SaveStates(states=states):
                 self._write("job states", lambda: store.save_job_states(states))
+                if self.observer is not None:
+                    self.observer.states(states)
 
     def _record(self, r: Record) -> None:
         self.store.record(
@@ -307,6 +340,8 @@ class Scheduler:
         else:
             faults.point("after-spawn")
             self._pids.append(Spawned(run_id, result, str(log_path), started))
+            if self.observer is not None:
+                self.observer.started(job.name, run_id, start.trigger, start.scheduled_at, started)
         self.engine.spawned(start, run_id, result, started, now)
 
     def _read_controls(self) -> tuple[list[Control], Mapping[str, JobState] | None]:

@@ -139,9 +139,12 @@ def test_claim_and_finish_round_trip_every_field(store: Store, runner: int) -> N
             signal=9,
             output_tail="last line ✓\n",
             reason="killed by signal 9",
+            cpu_seconds=1.25,
+            max_rss_kib=51_200,
         ),
     )
     assert done.id == run_id
+    assert (done.cpu_seconds, done.max_rss_kib) == (1.25, 51_200)
     assert done.job == "backup"
     assert done.status is Status.KILLED
     assert done.trigger is Trigger.RETRY

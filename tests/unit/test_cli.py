@@ -718,6 +718,7 @@ def test_systemd_unit_quotes_paths_and_covers_the_shutdown(cli: Cli, tmp_path: P
     assert result.code == 0
     lines = result.out.splitlines()
     assert "Type=notify" in lines and "KillMode=mixed" in lines and "Restart=on-failure" in lines
+    assert any(line.startswith("ExecReload=/") and line.endswith(" reload") for line in lines)
     assert "TimeoutStopSec=120" in lines  # 60s grace + 45s kill_grace + 15s to record the end
     exec_start = next(line for line in lines if line.startswith("ExecStart="))
     program = exec_start.removeprefix("ExecStart=").split(" ")[0]

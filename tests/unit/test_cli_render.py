@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -71,7 +72,10 @@ def rendered(result: object, *, color: bool) -> str:
     return out.getvalue()
 
 
-def test_plain_history_has_a_letter_strip_oldest_first_and_a_legend() -> None:
+def test_plain_history_has_a_letter_strip_oldest_first_and_a_legend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # piped: every column whatever the width
     text = rendered(history(), color=False)
     assert not ANSI.search(text)
     lines = text.splitlines()
@@ -88,9 +92,21 @@ def test_plain_history_has_a_letter_strip_oldest_first_and_a_legend() -> None:
         "EXIT",
         "TRIGGER",
         "LATE",
+        "CPU",
+        "MAXRSS",
     ]
     row = next(line for line in lines if "failed (exit 3)" in line)
-    assert " 1m00s " in row and row.rstrip().endswith("2s")  # duration and lateness
+    assert " 1m00s " in row and " 2s " in row  # duration and lateness
+
+
+def test_wide_history_shows_what_each_run_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    costly = replace(run(7, Status.SUCCEEDED), cpu_seconds=0.5234, max_rss_kib=51_300)
+    text = rendered(HistoryResult(runs=(costly,), job=None), color=False)
+    header = next(line for line in text.splitlines() if line.startswith("ID"))
+    assert header.split()[-2:] == ["CPU", "MAXRSS"]
+    row = next(line for line in text.splitlines() if line.lstrip().startswith("7 "))
+    assert row.split()[-2:] == ["0.52s", "50.1MiB"]
 
 
 def test_plain_table_right_aligns_numbers() -> None:

@@ -151,8 +151,8 @@ def test_email_goes_to_the_local_mta_when_a_job_is_dead() -> None:
     sent: list[EmailMessage] = []
 
     class FakeSMTP:
-        def __init__(self, host: str, timeout: float) -> None:
-            assert host == "localhost"
+        def __init__(self, host: str, port: int, timeout: float) -> None:
+            assert (host, port) == ("localhost", 25)
 
         def __enter__(self) -> FakeSMTP:
             return self
@@ -163,7 +163,7 @@ def test_email_goes_to_the_local_mta_when_a_job_is_dead() -> None:
         def send_message(self, message: EmailMessage) -> None:
             sent.append(message)
 
-    job = _job('notify = { email = "ops@example.com" }')
+    job = _job('notify = { email = "ops@example.com" }\nmail_output = "never"')
     hooks = JobHooks(lambda *a, **k: None, _NoLauncher(), smtp=FakeSMTP)
     hooks.fire("on_failure", job, _run(Status.FAILED))
     hooks.fire("on_dead", job, _run(Status.FAILED))

@@ -82,6 +82,7 @@ def test_a_state_file_of_schema_1_upgrades_keeping_runs_and_controls(
         (4, "v4_late_flag"),
         (5, "v5_runner_identity"),
         (6, "v6_enabled_flag"),
+        (7, "v7_run_cost"),
     ]
 
 

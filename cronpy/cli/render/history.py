@@ -27,6 +27,9 @@ COLUMNS = (
     Column("EXIT", right=True, drop=6),  # the status says the exit code of a failure already
     Column("TRIGGER", drop=5),
     Column("LATE", right=True, drop=3),
+    # what each run cost: the first to go when the screen is narrow
+    Column("CPU", right=True, drop=8),
+    Column("MAXRSS", right=True, drop=7),
 )
 
 
@@ -68,8 +71,20 @@ def history(result: HistoryResult, out: Output) -> None:
             Cell(exit_text(r)),
             Cell(r.trigger.value),
             Cell(duration(r.lateness)),
+            Cell(cpu_text(r.cpu_seconds)),
+            Cell(rss_text(r.max_rss_kib)),
         ]
         for r in result.runs
     ]
     out.table(COLUMNS, rows)
     out.line(zone_note(zone), "dim")
+
+
+def cpu_text(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}s"
+
+
+def rss_text(kib: int | None) -> str:
+    if kib is None:
+        return "-"
+    return f"{kib / 1024:.1f}MiB" if kib < 1024 * 1024 else f"{kib / 1024 / 1024:.2f}GiB"

@@ -75,3 +75,26 @@ def follower(store: Store, state_dir: Path, run: Run) -> Iterable[bytes]:
     from cronpy.runtime.statedir import runner_alive
 
     return follow(store, run, sleep=time.sleep, alive=lambda: runner_alive(state_dir) is not None)
+
+
+def complete_job(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Job names for shell completion, from the state's jobs table: one indexed read, no
+    store object, no migration; nothing at all (never an error) when there is no state."""
+    import sqlite3
+
+    from cronpy.runtime.statedir import db_path
+
+    try:
+        path = db_path(state_dir(ctx))
+        db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=0.2)
+        try:
+            rows = db.execute(
+                "SELECT name FROM jobs WHERE present = 1 AND substr(name, 1, ?) = ?"
+                " ORDER BY name LIMIT 1000",
+                (len(incomplete), incomplete),
+            ).fetchall()
+        finally:
+            db.close()
+    except (sqlite3.Error, OSError, ValueError):
+        return []
+    return [str(name) for (name,) in rows]

@@ -12,6 +12,7 @@ import typer
 from cronpy.cli.wiring import (
     JsonOption,
     UtcOption,
+    complete_job,
     note,
     now,
     open_state,
@@ -54,6 +55,14 @@ def run(
             help="Start even if another runner on this machine runs the same job file.",
         ),
     ] = False,
+    metrics: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics",
+            metavar="[HOST:]PORT",
+            help="Serve Prometheus metrics there (a port alone: on 127.0.0.1).",
+        ),
+    ] = None,
 ) -> int:
     """Run the jobs of FILE on schedule (the runner).
 
@@ -68,6 +77,10 @@ def run(
         from cronpy.model.storeurl import parse_store_url
 
         parse_store_url(store)
+    if metrics is not None:
+        from cronpy.runtime.metrics import parse_address
+
+        parse_address(metrics)  # a bad address is an input error before anything starts
     return run_runner(
         file,
         state_dir=state_dir(ctx),
@@ -76,13 +89,15 @@ def run(
         log_format=log_format,
         pid_file=pid_file,
         allow_duplicate=allow_duplicate,
+        metrics=metrics,
     )
 
 
 def pause(
     ctx: typer.Context,
     jobs: Annotated[
-        list[str] | None, typer.Argument(metavar="[JOB]...", help="Jobs to pause.")
+        list[str] | None,
+        typer.Argument(metavar="[JOB]...", help="Jobs to pause.", autocompletion=complete_job),
     ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Pause every job.")] = False,
     for_: Annotated[
@@ -136,7 +151,8 @@ def pause(
 def resume(
     ctx: typer.Context,
     jobs: Annotated[
-        list[str] | None, typer.Argument(metavar="[JOB]...", help="Jobs to resume.")
+        list[str] | None,
+        typer.Argument(metavar="[JOB]...", help="Jobs to resume.", autocompletion=complete_job),
     ] = None,
     all_jobs: Annotated[bool, typer.Option("--all", help="Resume every job.")] = False,
     as_json: JsonOption = False,
@@ -161,7 +177,10 @@ def resume(
 
 def trigger(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(metavar="JOB", help="The job to run now.")],
+    job: Annotated[
+        str,
+        typer.Argument(metavar="JOB", help="The job to run now.", autocompletion=complete_job),
+    ],
     wait: Annotated[
         bool, typer.Option("--wait", help="Stream its output; exit 0 if it succeeds, else 1.")
     ] = False,
@@ -217,7 +236,11 @@ def cancel(
     ctx: typer.Context,
     target: Annotated[
         str | None,
-        typer.Argument(metavar="[JOB]", help="The job (or a run id, where no job has that name)."),
+        typer.Argument(
+            metavar="[JOB]",
+            help="The job (or a run id, where no job has that name).",
+            autocompletion=complete_job,
+        ),
     ] = None,
     run_id: Annotated[
         int | None,

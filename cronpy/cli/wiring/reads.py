@@ -9,12 +9,23 @@ from typing import Annotated
 
 import typer
 
-from cronpy.cli.wiring import JsonOption, UtcOption, now, open_state, render, write_bytes
+from cronpy.cli.wiring import (
+    JsonOption,
+    UtcOption,
+    complete_job,
+    now,
+    open_state,
+    render,
+    write_bytes,
+)
 
 
 def status(
     ctx: typer.Context,
-    job: Annotated[str | None, typer.Argument(metavar="[JOB]", help="Only this job.")] = None,
+    job: Annotated[
+        str | None,
+        typer.Argument(metavar="[JOB]", help="Only this job.", autocompletion=complete_job),
+    ] = None,
     utc: UtcOption = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -43,7 +54,8 @@ def status(
 def history(
     ctx: typer.Context,
     job: Annotated[
-        str | None, typer.Argument(metavar="[JOB]", help="Only this job's runs.")
+        str | None,
+        typer.Argument(metavar="[JOB]", help="Only this job's runs.", autocompletion=complete_job),
     ] = None,
     limit: Annotated[
         int, typer.Option("-n", "--limit", metavar="N", help="How many runs to show.")
@@ -93,7 +105,11 @@ def logs(
     ctx: typer.Context,
     job: Annotated[
         str,
-        typer.Argument(metavar="JOB", help="The job (or a run id, where no job has that name)."),
+        typer.Argument(
+            metavar="JOB",
+            help="The job (or a run id, where no job has that name).",
+            autocompletion=complete_job,
+        ),
     ],
     run_arg: Annotated[
         int | None,
@@ -135,9 +151,26 @@ def logs(
     return 0
 
 
+def top(ctx: typer.Context) -> int:
+    """A live full-screen view of the runner and its jobs.
+
+    Running now (with output), next, failures, late jobs, runners; refreshes once a second from
+    the state; q or Ctrl-C quits."""
+    from cronpy.cli.commands.top import snapshot
+    from cronpy.cli.render.top import live
+    from cronpy.runtime.statedir import runner_alive
+
+    state_dir, store = open_state(ctx)
+    with closing(store):
+        live(lambda: snapshot(store, runner=runner_alive(state_dir), now=now()))
+    return 0
+
+
 def why(
     ctx: typer.Context,
-    job: Annotated[str, typer.Argument(metavar="JOB", help="The job.")],
+    job: Annotated[
+        str, typer.Argument(metavar="JOB", help="The job.", autocompletion=complete_job)
+    ],
     at: Annotated[
         str | None,
         typer.Argument(
@@ -248,10 +281,18 @@ def validate(
 def systemd_unit(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="The TOML job file.")],
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Run as NAME or NAME:GROUP (User=, Group=).", metavar="NAME"),
+    ] = None,
+    writable: Annotated[
+        list[Path] | None,
+        typer.Option("--writable", help="A path the jobs write to (ReadWritePaths=); repeatable."),
+    ] = None,
 ) -> int:
-    """Print a systemd service unit that runs FILE (Type=notify, reload on SIGHUP)."""
+    """Print a systemd service unit that runs FILE (Type=notify, watchdog, hardening)."""
     from cronpy.cli.commands.systemd import systemd_unit as build
 
     chosen = ctx.find_root().params.get("state_dir")
-    render(build(file, state_dir=chosen))
+    render(build(file, state_dir=chosen, user=user, writable=writable))
     return 0

@@ -121,11 +121,20 @@ def _v4_enabled_flag(db: Conn) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN enabled boolean NOT NULL DEFAULT true")
 
 
+def _v5_run_cost(db: Conn) -> None:
+    """What a run cost: CPU seconds (user + system) and peak RSS of its process tree."""
+    db.execute(
+        "ALTER TABLE runs ADD COLUMN cpu_seconds double precision,"
+        " ADD COLUMN max_rss_kib integer"
+    )
+
+
 MIGRATIONS: list[Callable[[Conn], None]] = [
     _v1_initial,
     _v2_retry_chains_and_late,
     _v3_runner_identity,
     _v4_enabled_flag,
+    _v5_run_cost,
 ]
 
 

@@ -229,7 +229,8 @@ class PostgresStore(Store):
     def finish_run(self, run_id: int, finish: Finish) -> Run:
         row = self._one(
             "UPDATE runs SET status = %s, ended_at = %s, exit_code = %s, signal = %s,"
-            f" output_tail = %s, reason = %s WHERE id = %s RETURNING {RUN_COLUMNS}",
+            " output_tail = %s, reason = %s, cpu_seconds = %s, max_rss_kib = %s"
+            f" WHERE id = %s RETURNING {RUN_COLUMNS}",
             (
                 finish.status.value,
                 aware(finish.ended_at),
@@ -237,6 +238,8 @@ class PostgresStore(Store):
                 finish.signal,
                 finish.output_tail,
                 finish.reason,
+                finish.cpu_seconds,
+                finish.max_rss_kib,
                 run_id,
             ),
         )

@@ -155,6 +155,12 @@ def _v6_enabled_flag(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE jobs ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1")
 
 
+def _v7_run_cost(db: sqlite3.Connection) -> None:
+    """What a run cost: CPU seconds (user + system) and peak RSS of its process tree."""
+    db.execute("ALTER TABLE runs ADD COLUMN cpu_seconds REAL")
+    db.execute("ALTER TABLE runs ADD COLUMN max_rss_kib INTEGER")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_leases_and_holders,
@@ -162,6 +168,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v4_late_flag,
     _v5_runner_identity,
     _v6_enabled_flag,
+    _v7_run_cost,
 ]
 
 

@@ -212,7 +212,8 @@ class SqliteStore(Store):
         with self.atomic() as db:
             row = db.execute(
                 "UPDATE runs SET status = ?, ended_at = ?, exit_code = ?, signal = ?,"
-                f" output_tail = ?, reason = ? WHERE id = ? RETURNING {RUN_COLUMNS}",
+                " output_tail = ?, reason = ?, cpu_seconds = ?, max_rss_kib = ?"
+                f" WHERE id = ? RETURNING {RUN_COLUMNS}",
                 (
                     finish.status.value,
                     to_us(finish.ended_at),
@@ -220,6 +221,8 @@ class SqliteStore(Store):
                     finish.signal,
                     finish.output_tail,
                     finish.reason,
+                    finish.cpu_seconds,
+                    finish.max_rss_kib,
                     run_id,
                 ),
             ).fetchone()
