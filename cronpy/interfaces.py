@@ -310,6 +310,10 @@ class Store(ABC):
         """Every control with an id above ``after_id``, answered or not, oldest first: how each
         of several runners sees the requests meant for all of them (reload, pause changes)."""
 
+    @abstractmethod
+    def last_control_id(self) -> int:
+        """The newest control's id (0 when there is none)."""
+
     def listen(self) -> Listener | None:
         """A file descriptor that becomes readable when a command pushed a control, for the
         runner's selector; None where the store cannot tell (the local wake socket does)."""

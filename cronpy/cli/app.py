@@ -49,6 +49,17 @@ def _root(
             show_default=False,
         ),
     ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            envvar="CRONPY_STORE",
+            help="The store the runners share (postgresql://...). Default: the one the state"
+            " directory's runner uses, else its SQLite file.",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(

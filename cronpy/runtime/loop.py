@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cronpy import __version__
 from cronpy.config import load_job_file
 from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
 from cronpy.launch.launcher import Launcher
@@ -27,6 +28,7 @@ from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
 from cronpy.runtime.daemon import daemon_ready, daemonize, reopen_log
 from cronpy.runtime.eventlog import EventLog
+from cronpy.runtime.fleet import HEARTBEAT, Fleet, file_hash
 from cronpy.runtime.host import boot_identity
 from cronpy.runtime.lock import JobFileLock
 from cronpy.runtime.maintenance import Maintenance, interval_from_env
@@ -84,7 +86,17 @@ class Runner:
             self.selector, self.clock.monotonic, state_dir=state_dir, subreaper=True, cgroups=True
         )
         self.host = socket.gethostname()
-        self.runner_id = self.store.register_runner(self.host, os.getpid(), self.clock.now())
+        digest = file_hash(job_file_path)
+        self.runner_id = self.store.register_runner(
+            self.host, os.getpid(), self.clock.now(), file_hash=digest, version=__version__
+        )
+        # other runners share the store: leases, heartbeats, handoffs and NOTIFY wake-ups
+        self.fleet = (
+            Fleet(self.store, self.runner_id, file_digest=digest, log=log)
+            if self.store.shared
+            else None
+        )
+        self._next_beat: float | None = None
         boot_id, boot_time = boot_identity()
         self.scheduler = Scheduler(
             job_file,
@@ -100,7 +112,11 @@ class Runner:
             log=log,
             # jobs that call `cronpy status` see their own runner; leftovers are found by it
             run_env={"CRONPY_STATE_DIR": str(state_dir)},
+            fleet=self.fleet,
         )
+        self.listener = self.store.listen()
+        if self.listener is not None:
+            self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
         self.scheduler.on_reload = self.reload
         self.scheduler.on_degraded = self._on_degraded
         self.wall_timer = make_wall_timer()
@@ -114,11 +130,47 @@ class Runner:
         self.exit_code = 0
         self.shutdown_grace = job_file.settings.shutdown_grace
         # the file it runs (`cronpy edit` edits it by default) and since when
-        self.lock.note(job_file=str(job_file_path), loaded_at=self.clock.now().isoformat())
+        self.lock.note(
+            job_file=str(job_file_path),
+            loaded_at=self.clock.now().isoformat(),
+            store=store_url if self.store.shared else None,
+        )
         if self.metrics is not None:
             self.metrics.load_last_success(self.store, job_file.jobs)
             self.scheduler.observer = self.metrics
         self._status_at: object = None  # the next wake-up the STATUS= line last named
+
+    def _on_notify(self, mask: int) -> None:
+        """A command pushed a control into the shared store (PostgreSQL NOTIFY)."""
+        try:
+            if self.listener is not None and self.listener.drain():
+                self.scheduler.controls_arrived()
+        except StateError as exc:  # the server went away: the heartbeat notices and retries
+            self.log("listen-failed", reason=str(exc))
+            self._relisten()
+
+    def _relisten(self) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self.selector.unregister(self.listener)
+            self.listener.close()
+            self.listener = None
+        try:
+            self.listener = self.store.listen()
+        except StateError:
+            return  # tried again at the next heartbeat
+        if self.listener is not None:
+            self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
+            self.scheduler.controls_arrived()  # what was pushed while deaf
+
+    def _heartbeat(self, mono: float) -> None:
+        if self.fleet is None:
+            return
+        if self._next_beat is None or mono >= self._next_beat:
+            self._next_beat = mono + HEARTBEAT
+            self.scheduler.heartbeat()
+            if self.listener is None:
+                self._relisten()
 
     def _serve_metrics(self, address: str | None) -> RunnerMetrics | None:
         """Bound before anything is registered: a busy address fails the start cleanly."""
@@ -316,6 +368,7 @@ class Runner:
             if next_watchdog is not None and mono >= next_watchdog:
                 sd_notify("WATCHDOG=1")
                 next_watchdog = mono + (watchdog or 0.0)
+            self._heartbeat(mono)
             timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
             if maintenance.run_if_due(mono, timeout):  # it took time: measure again
                 mono = self.clock.monotonic()
@@ -371,6 +424,8 @@ class Runner:
             deadlines.append(shutdown_deadline)
         if watchdog is not None:
             deadlines.append(watchdog)
+        if self._next_beat is not None:  # shared store only: leases, the sweep
+            deadlines.append(self._next_beat)
         # when the loop must be awake again at the latest: waking much later means it stalled
         expected = [d - mono for d in deadlines] + ([due_in] if due_in is not None else [])
         self._awake_within = max(0.0, min(expected)) if expected else None

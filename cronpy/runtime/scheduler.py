@@ -49,6 +49,7 @@ from cronpy.model import (
 )
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
+from cronpy.runtime.fleet import HANDOFF, Fleet
 
 
 class Observer(Protocol):
@@ -85,8 +86,10 @@ class Scheduler:
         log: Log | None = None,
         rng: random.Random | None = None,
         run_env: Mapping[str, str] | None = None,
+        fleet: Fleet | None = None,
     ) -> None:
         self.store = store
+        self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
         self.clock = clock
         self.notifier = notifier
@@ -96,7 +99,13 @@ class Scheduler:
         self.log: Log = log or (lambda event, **fields: None)
         self.run_env = dict(run_env or {})  # given to every run, e.g. CRONPY_STATE_DIR
         self.engine = Engine(
-            job_file, host=host, boot_id=boot_id, boot_time=boot_time, log=self.log, rng=rng
+            job_file,
+            host=host,
+            boot_id=boot_id,
+            boot_time=boot_time,
+            log=self.log,
+            rng=rng,
+            shared=fleet is not None,
         )
         self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
@@ -122,7 +131,11 @@ class Scheduler:
         """Take over the state: adopt the jobs, mark what a dead runner left ``lost``."""
         now = self.clock.now()
         stored = self.store.job_states()
-        lost = self.store.mark_lost(now)
+        if self.fleet is None:  # one runner per store: what is left running was ours
+            lost = self.store.mark_lost(now)
+        else:  # others may be running theirs: only what their leases no longer cover
+            lost = self.store.mark_lost(now, expired_before=now)
+            self.fleet.start(now)
         self.engine.start(
             now,
             monotonic=self.clock.monotonic(),
@@ -178,6 +191,29 @@ class Scheduler:
         """The loop woke ``seconds`` later than it asked to (the process was stopped or
         starved): let the engine apply the missed policy to what fell due meanwhile."""
         self.engine.stalled(self.clock.now(), seconds)
+
+    def heartbeat(self) -> None:
+        """With a shared store, every HEARTBEAT seconds: renew this runner's leases, stop any
+        run another runner has marked lost (or all of them when the leases could not be
+        renewed for a whole lease), and follow up the runs of runners that died."""
+        assert self.fleet is not None
+        now = self.clock.now()
+        try:
+            held, lost = self.fleet.beat(now, self.degraded)
+        except StateError as exc:
+            self.backlog.failed("heartbeat", exc)
+            if self.fleet.lease_expired(now) and self.launcher.running:
+                # its runs may be retried elsewhere now: kill them rather than finish unseen
+                self.log("lease-expired", running=len(self.launcher.running))
+                for run_id in list(self.launcher.running):
+                    self.launcher.stop(run_id, "lease expired: the runner lost the store")
+            return
+        for run_id in [r for r in self.launcher.running if r not in held]:
+            self.log("lease-lost", run=run_id)
+            self.launcher.stop(run_id, "lease lost: another runner marked this run lost")
+        if lost:
+            self.engine.lost(lost, now)
+        self._settle(now)
 
     def next_wakeup(self) -> datetime | None:
         planned = self.engine.next_wakeup()
@@ -285,6 +321,16 @@ class Scheduler:
     def _start(self, starts: Sequence[Start], now: datetime) -> None:
         """Claim every start of the batch in one transaction, then spawn the claimed ones."""
         claimed_at = self.clock.now()
+        lease_until = None
+        if self.fleet is not None:
+            fleet = self.fleet
+            later = [s for s in starts if not fleet.preferred(s)]
+            if later:  # a peer's to claim first: ours if it has not when the handoff is over
+                self.engine.claims_deferred(later, now + HANDOFF)
+                starts = [s for s in starts if fleet.preferred(s)]
+                if not starts:
+                    return
+            lease_until = fleet.lease_until(claimed_at)
         try:
             if self.backlog:
                 raise StateError("earlier state writes are still pending")
@@ -299,6 +345,7 @@ class Scheduler:
                         host=self.host,
                         runner_id=self.runner_id,
                         cursor=s.cursor,
+                        lease_until=lease_until,
                     )
                     for s in starts
                 ]
@@ -351,7 +398,10 @@ class Scheduler:
             return [], None
         self.controls_waiting = False
         try:
-            controls = self.store.pending_controls()
+            if self.fleet is not None:
+                controls = self.fleet.new_controls()
+            else:
+                controls = self.store.pending_controls()
         except StateError as exc:
             self.controls_waiting = True
             self.backlog.failed("read controls", exc)

@@ -113,6 +113,7 @@ class Holder(TypedDict):
     loaded_at: NotRequired[str | None]  # when the job file it runs was loaded
     reload_refused: NotRequired[str | None]  # the last reload it refused, when, and why
     job_file: NotRequired[str | None]  # the absolute path of the file it runs (`cronpy edit`)
+    store: NotRequired[str | None]  # the shared store it uses (commands here open it too)
 
 
 # runner.json is written once at this size and then rewritten in place: a runner whose disk is
@@ -134,6 +135,7 @@ def read_holder(state_dir: Path) -> Holder | None:
         loaded_at=_text_or_none(data.get("loaded_at")),
         reload_refused=_text_or_none(data.get("reload_refused")),
         job_file=_text_or_none(data.get("job_file")),
+        store=_text_or_none(data.get("store")),
     )
 
 

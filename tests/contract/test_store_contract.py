@@ -795,8 +795,10 @@ def test_runners_register_with_their_job_file_and_version(store: Store) -> None:
 def test_controls_since_shows_answered_ones_too_for_runners_that_missed_them(
     store: Store,
 ) -> None:
+    assert store.last_control_id() == 0
     reload = store.push_control(ControlKind.RELOAD, at(0))
     wake = store.push_control(ControlKind.WAKE, at(1))
+    assert store.last_control_id() == wake
     store.complete_control(reload, at(2), result="reloaded: 3 jobs")
     assert [c.id for c in store.controls_since(0)] == [reload, wake]
     assert [c.id for c in store.controls_since(reload)] == [wake]

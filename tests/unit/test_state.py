@@ -213,7 +213,13 @@ def test_holder_note_is_written_private_and_removed_on_release(tmp_path: Path) -
         assert written.items() >= expected.items()
         # preallocated: later notes are rewritten in place, which works on a full disk
         assert holder_path(tmp_path).stat().st_size == HOLDER_SIZE
-        notes = {"degraded": None, "loaded_at": None, "reload_refused": None, "job_file": None}
+        notes = {
+            "degraded": None,
+            "loaded_at": None,
+            "reload_refused": None,
+            "job_file": None,
+            "store": None,
+        }
         assert read_holder(tmp_path) == {**expected, **notes}
         assert runner_alive(tmp_path) == {**expected, **notes}
         inode = holder_path(tmp_path).stat().st_ino

@@ -11,16 +11,23 @@ from cronpy.errors import DurationError, NoRunnerError, StateError, UsageError, 
 
 if TYPE_CHECKING:
     from cronpy.interfaces import Store
-    from cronpy.model import JobState
+    from cronpy.model import JobState, RunnerInfo
     from cronpy.runtime.statedir import Holder
 
 
-def open_state(state_dir: Path, *, write: bool = False) -> Store:
-    """The store of ``state_dir``. Never creates one: commands other than ``run`` only make
-    sense against state a runner has made, and a fresh empty database would hide a wrong
-    ``--state-dir`` behind "no jobs"."""
-    from cronpy.runtime.statedir import db_path
+def open_state(state_dir: Path, *, write: bool = False, url: str | None = None) -> Store:
+    """The store of ``state_dir``: ``url`` (--store, CRONPY_STORE), else the shared store its
+    runner uses (it notes the URL in runner.json), else its SQLite file. Never creates one:
+    commands other than ``run`` only make sense against state a runner has made, and a fresh
+    empty database would hide a wrong ``--state-dir`` behind "no jobs"."""
+    from cronpy.runtime.statedir import db_path, read_holder
     from cronpy.store import open_store
+
+    if url is None:
+        holder = read_holder(state_dir)
+        url = holder.get("store") if holder is not None else None
+    if url is not None:
+        return open_store(state_dir, url, readonly=not write)
 
     if not db_path(state_dir).exists():
         raise StateError(
@@ -31,14 +38,37 @@ def open_state(state_dir: Path, *, write: bool = False) -> Store:
     return open_store(state_dir, readonly=not write)
 
 
-def require_runner(state_dir: Path, what: str) -> Holder:
-    """The live runner's holder info, or NoRunnerError (exit 3) saying what could not be done."""
-    from cronpy.runtime.statedir import runner_alive
+def require_runner(state_dir: Path, what: str, store: Store | None = None) -> Holder:
+    """The live runner's holder info, or NoRunnerError (exit 3) saying what could not be done.
+    With a shared store, any runner whose heartbeat is fresh will do, on any host."""
+    from cronpy.runtime.statedir import Holder, runner_alive
 
+    if store is not None and store.shared:
+        live = shared_runners(store)
+        if not live:
+            raise NoRunnerError(f"no runner is heartbeating on the shared store; {what}")
+        first = live[0]
+        return Holder(pid=first.pid, host=first.host, started_at=first.started_at.isoformat())
     holder = runner_alive(state_dir)
     if holder is None:
         raise NoRunnerError(f"no runner is running on {state_dir}; {what}")
     return holder
+
+
+def shared_runners(store: Store) -> list[RunnerInfo]:
+    """The runners of a shared store whose heartbeat is fresh (within a lease)."""
+    from cronpy.runtime.fleet import LEASE
+
+    now = datetime.now(UTC)
+    return [r for r in store.live_runners() if (now - r.heartbeat_at).total_seconds() < LEASE]
+
+
+def runner_up(store: Store, state_dir: Path) -> bool:
+    from cronpy.runtime.statedir import runner_alive
+
+    if store.shared:
+        return bool(shared_runners(store))
+    return runner_alive(state_dir) is not None
 
 
 def wake(store: Store, state_dir: Path, now: datetime) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cronpy.cli.commands.common import check_jobs, check_run_id, require_runner
+from cronpy.cli.commands.common import check_jobs, check_run_id, require_runner, runner_up
 from cronpy.errors import CronpyError, FailedError, NoRunnerError, UsageError
 from cronpy.model import Control, ControlKind, Run, Status
 from cronpy.model.run import RELOAD_REJECTED
@@ -42,14 +42,14 @@ class Requested:
 
 def trigger(store: Store, *, state_dir: Path, job: str, now: datetime) -> Requested:
     """Queue a manual run. With no runner up it stays queued (and the caller exits 3)."""
-    from cronpy.runtime.statedir import runner_alive, send_wake
+    from cronpy.runtime.statedir import send_wake
 
     states = store.job_states()
     check_jobs([job], states, state_dir)
     if not states[job].present:
         raise UsageError(f"job {job!r} is no longer in the runner's job file; it cannot run")
     control = store.push_control(ControlKind.TRIGGER, now, job=job)
-    if runner_alive(state_dir) is None:
+    if not runner_up(store, state_dir):
         raise NoRunnerError(
             f"no runner is running on {state_dir}; the trigger of {job!r} is queued"
             " and runs when one starts"
@@ -77,7 +77,7 @@ def cancel(
         if target is not None and run.job != target:
             check_jobs([target], states, state_dir)
             raise UsageError(f"run {run_id} is a run of {run.job!r}, not of {target!r}")
-        require_runner(state_dir, f"run {run.id} cannot be cancelled")
+        require_runner(state_dir, f"run {run.id} cannot be cancelled", store)
         if run.status is not Status.RUNNING:
             raise FailedError(f"run {run.id} of {run.job!r} is not running: it {_ended(run)}")
         runs = [run]
@@ -85,7 +85,7 @@ def cancel(
         if target is None:
             raise UsageError("name the job to cancel, or the run with --run ID")
         check_jobs([target], states, state_dir)
-        require_runner(state_dir, f"nothing of {target!r} can be cancelled")
+        require_runner(state_dir, f"nothing of {target!r} can be cancelled", store)
         runs = [r for r in store.running_runs() if r.job == target]
         if not runs:
             raise FailedError(f"job {target!r} has no running run to cancel")
@@ -122,7 +122,7 @@ def reload(
     must fail the command, or ``systemctl reload`` reports success on a typo."""
     from cronpy.runtime.statedir import send_wake
 
-    require_runner(state_dir, "there is nothing to reload")
+    require_runner(state_dir, "there is nothing to reload", store)
     control = store.push_control(ControlKind.RELOAD, now)
     send_wake(state_dir)
     wait = RELOAD_WAIT if wait is None else wait

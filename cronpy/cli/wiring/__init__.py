@@ -44,7 +44,7 @@ def open_state(ctx: typer.Context, *, write: bool = False) -> tuple[Path, Store]
     from cronpy.cli.commands.common import open_state as open_store
 
     chosen = state_dir(ctx)
-    return chosen, open_store(chosen, write=write)
+    return chosen, open_store(chosen, write=write, url=ctx.find_root().params.get("store"))
 
 
 def render(result: Any, as_json: bool = False) -> None:

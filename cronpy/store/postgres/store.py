@@ -394,6 +394,10 @@ class PostgresStore(Store):
     def listen(self) -> PostgresListener:
         return PostgresListener(self.url, self.where)
 
+    def last_control_id(self) -> int:
+        row = self._one("SELECT coalesce(max(id), 0) FROM controls")
+        return int(row[0])
+
     def pending_controls(self) -> list[Control]:
         rows = self._all(
             f"SELECT {CONTROL_COLUMNS} FROM controls"

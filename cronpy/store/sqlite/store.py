@@ -377,6 +377,10 @@ class SqliteStore(Store):
         )
         return [control_from_row(r) for r in rows]
 
+    def last_control_id(self) -> int:
+        row = self._one("SELECT coalesce(max(id), 0) FROM controls")
+        return int(row[0])
+
     def pending_controls(self) -> list[Control]:
         rows = self._all(
             f"SELECT {CONTROL_COLUMNS} FROM controls"
