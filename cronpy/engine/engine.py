@@ -78,12 +78,17 @@ class Engine:
         boottime: float,
         stored: Mapping[str, JobState],
         lost: Sequence[Run] = (),
+        joined: bool = False,
     ) -> None:
         """Take over the state: adopt the jobs, follow up runs a dead runner left (``lost``),
-        fire @reboot jobs."""
+        fire @reboot jobs. ``joined``: other runners sharing the store are up and handled
+        everything due until now; nothing was missed, and this runner starts from now."""
         self.board.live_since = now
         self._last_clock = (monotonic, boottime)
         self._adopt(self.job_file, stored, now)
+        if joined:
+            for rt in self.board.jobs.values():
+                self.board.set_cursor(rt, now)
         self.lost(lost, now)
         self._fire_reboot_jobs(now)
 

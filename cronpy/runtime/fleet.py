@@ -72,6 +72,10 @@ class Fleet:
         )
         self._refresh_peers(now)
 
+    def others_up(self) -> bool:
+        """Another runner heartbeats on the store (as of the last look)."""
+        return any(peer != self.runner_id for peer in self.peers)
+
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=LEASE)
 

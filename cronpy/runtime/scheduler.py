@@ -131,17 +131,20 @@ class Scheduler:
         """Take over the state: adopt the jobs, mark what a dead runner left ``lost``."""
         now = self.clock.now()
         stored = self.store.job_states()
+        joined = False
         if self.fleet is None:  # one runner per store: what is left running was ours
             lost = self.store.mark_lost(now)
         else:  # others may be running theirs: only what their leases no longer cover
             lost = self.store.mark_lost(now, expired_before=now)
             self.fleet.start(now)
+            joined = self.fleet.others_up()
         self.engine.start(
             now,
             monotonic=self.clock.monotonic(),
             boottime=self.clock.boottime(),
             stored=stored,
             lost=lost,
+            joined=joined,
         )
         self._settle(now)
 

@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
+import psycopg.errors
+
 from cronpy.errors import StateError, UsageError
 from cronpy.interfaces import Store
 from cronpy.model import (
@@ -57,7 +60,8 @@ _SAVE_JOBS = (
 )
 
 
-WAKE_CHANNEL = "cronpy"  # NOTIFY'd with every control a command pushes
+WAKE_CHANNEL = "cronpy"
+_DEADLOCK_RETRIES = 3  # NOTIFY'd with every control a command pushes
 
 
 class PostgresListener:
@@ -160,12 +164,22 @@ class PostgresStore(Store):
         return None if row is None else job_from_row(row)
 
     def save_job_states(self, states: Iterable[JobState]) -> None:
-        rows = [job_to_row(s) for s in states]
+        # In name order: runners saving overlapping sets then lock the rows in the same order
+        # and wait for each other instead of deadlocking.
+        rows = [job_to_row(s) for s in sorted(states, key=lambda s: s.name)]
         if not rows:
             return
-        db = self._conn()
-        with guard(self.where), db.transaction(), db.cursor() as cur:
-            cur.executemany(_SAVE_JOBS, rows)  # pipelined: one round trip, not one per job
+        for attempt in range(_DEADLOCK_RETRIES):
+            db = self._conn()
+            try:
+                with guard(self.where), db.transaction(), db.cursor() as cur:
+                    cur.executemany(_SAVE_JOBS, rows)  # pipelined: one round trip
+                return
+            except StateError as exc:
+                # a claim of another runner locked jobs rows in another order: run it again
+                deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
+                if not deadlock or attempt == _DEADLOCK_RETRIES - 1:
+                    raise
 
     # -- runs ----------------------------------------------------------------------------------
     def claim_run(

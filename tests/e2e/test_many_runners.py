@@ -1,0 +1,188 @@
+"""Several runners, as separate processes, on one PostgreSQL store (DESIGN §9): every
+occurrence starts exactly once, the work is spread, a killed runner's run is lost and retried
+on another, and requests from commands reach every runner."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from .conftest import E2E, Runner, run_cli, wait_for
+
+pytestmark = pytest.mark.e2e
+
+LEASE = "3"  # seconds (CRONPY_LEASE_SECONDS): heartbeats every second, failover in seconds
+
+
+class Fleet:
+    """N runners sharing one job file and one store, each with its own state directory."""
+
+    def __init__(self, e2e: E2E, url: str) -> None:
+        self.e2e, self.url = e2e, url
+        self.runners: list[Runner] = []
+        self.out = e2e.root / "out"
+        self.out.mkdir()
+
+    def env(self, i: int) -> dict[str, str]:
+        return {
+            "CRONPY_STATE_DIR": str(self.e2e.root / f"state{i}"),
+            "CRONPY_LEASE_SECONDS": LEASE,
+        }
+
+    def start(self, n: int) -> None:
+        for i in range(len(self.runners), len(self.runners) + n):
+            self.runners.append(self.e2e.start(env=self.env(i), args=["--store", self.url]))
+
+    def cli(self, i: int, *args: str, check: int | None = 0) -> str:
+        env = {**self.e2e.env, **self.env(i)}
+        return run_cli(env, *args, check=check).stdout
+
+    def rows(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        with psycopg.connect(self.url, autocommit=True) as db:
+            return db.execute(sql, params).fetchall()
+
+    def starts(self) -> Counter[str]:
+        """How often each occurrence (job and due time) started, by the jobs' own account."""
+        return Counter(
+            f"{f.name} {line}"
+            for f in self.out.iterdir()
+            for line in f.read_text().splitlines()
+            if line
+        )
+
+
+@pytest.fixture
+def fleet(e2e: E2E, postgres_url: str) -> Iterator[Fleet]:
+    yield Fleet(e2e, postgres_url)
+
+
+def every_second(n: int, out: Path) -> str:
+    return "".join(
+        f'[jobs.j{i:02d}]\nschedule = "every 1s"\n'
+        f'command = "echo $CRONPY_SCHEDULED_AT >> {out}/j{i:02d}"\n'
+        for i in range(n)
+    )
+
+
+def test_three_runners_start_each_occurrence_once_and_share_the_work(fleet: Fleet) -> None:
+    fleet.e2e.write_jobs('[cronpy]\nshutdown_grace = "5s"\n' + every_second(30, fleet.out))
+    fleet.start(3)
+    wait_for(lambda: sum(fleet.starts().values()) >= 450, 40, "450 starts")
+    for runner in fleet.runners:
+        assert runner.stop() == 0, runner.diagnose()
+    starts = fleet.starts()
+    doubled = {line: n for line, n in starts.items() if n > 1}
+    assert not doubled, doubled
+    runs = fleet.rows("SELECT runner_id, status FROM runs WHERE trigger = 'schedule'")
+    assert len(runs) >= 450
+    others = fleet.rows(
+        "SELECT job, scheduled_at, status, reason, runner_id, missed_count FROM runs"
+        " WHERE status <> 'succeeded' ORDER BY scheduled_at LIMIT 12"
+    )
+    assert all(status == "succeeded" for _, status in runs), others
+    share = Counter(runner for runner, _ in runs)
+    assert len(share) == 3, share
+    assert max(share.values()) <= len(runs) / 2, share  # nobody takes more than half
+    print(f"\nthree runners: {len(runs)} starts, share {sorted(share.values())}, 0 doubled")
+
+
+def test_a_killed_runners_run_is_lost_then_retried_on_another(fleet: Fleet) -> None:
+    due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+    fleet.e2e.write_jobs(
+        '[cronpy]\nshutdown_grace = "2s"\n[jobs.long]\nat = ["'
+        + due.strftime("%Y-%m-%dT%H:%M:%S")
+        + '+00:00"]\n'
+        f'command = "echo $CRONPY_ATTEMPT >> {fleet.out}/long; sleep 30"\n'
+        'retry = { attempts = 2, backoff = "constant", delay = "1s" }\n'
+    )
+    fleet.start(2)
+    wait_for(lambda: fleet.rows("SELECT 1 FROM runs WHERE status = 'running'"), 20, "a running run")
+    ((run_id, holder),) = fleet.rows("SELECT id, runner_id FROM runs WHERE status = 'running'")
+    registered = dict(fleet.rows("SELECT id, pid FROM runners"))
+    doomed = next(r for r in fleet.runners if r.pid == registered[holder])
+    killed_at = time.monotonic()
+    doomed.send(signal.SIGKILL)
+    doomed.wait_exit()
+    wait_for(
+        lambda: fleet.rows("SELECT 1 FROM runs WHERE attempt = 2 AND status = 'running'"),
+        30,
+        "the retry on the other runner",
+    )
+    failover = time.monotonic() - killed_at
+    ((status, reason),) = fleet.rows("SELECT status, reason FROM runs WHERE id = %s", run_id)
+    assert status == "lost", reason
+    ((retried_by,),) = fleet.rows("SELECT runner_id FROM runs WHERE attempt = 2")
+    assert retried_by != holder
+    # the dead runner's own command lives on (the next runner on its host kills such
+    # leftovers: tests/e2e/test_faults.py); here the test does
+    ((pid,),) = fleet.rows("SELECT pid FROM runs WHERE id = %s", run_id)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(int(pid), signal.SIGKILL)  # type: ignore[call-overload]
+    print(f"\nfailover (kill -9 to the retry's start): {failover:.1f} s with a {LEASE} s lease")
+    for runner in fleet.runners:
+        if runner.alive:
+            runner.stop()
+
+
+def test_pause_trigger_and_cancel_from_one_host_reach_every_runner(fleet: Fleet) -> None:
+    fleet.e2e.write_jobs(
+        '[cronpy]\nshutdown_grace = "2s"\n'
+        + every_second(4, fleet.out)
+        + '[jobs.manual]\nschedule = "@yearly"\ncommand = "sleep 60"\n'
+    )
+    fleet.start(3)
+    wait_for(lambda: len(fleet.starts()) >= 12, 20, "runs of every job")
+    # pause through runner 0's state directory: nobody starts j00 any more, within a second
+    fleet.cli(0, "pause", "j00")
+    time.sleep(1.5)
+    paused_at = datetime.now(UTC)
+    time.sleep(3)
+    late = fleet.rows(
+        "SELECT count(*) FROM runs WHERE job = 'j00' AND status = 'succeeded' AND started_at > %s",
+        paused_at,
+    )
+    assert late == [(0,)], late
+    skipped = fleet.rows("SELECT count(*) FROM runs WHERE job = 'j00' AND status = 'skipped'")
+    assert skipped[0][0] >= 2
+    fleet.cli(1, "resume", "j00")  # from another runner's host
+    wait_for(
+        lambda: fleet.rows(
+            "SELECT 1 FROM runs WHERE job = 'j00' AND status = 'succeeded' AND started_at > %s",
+            datetime.now(UTC) - timedelta(seconds=1),
+        ),
+        10,
+        "j00 running again",
+    )
+    # trigger from runner 2's host: one runner (any) starts it, once
+    asked = time.monotonic()
+    fleet.cli(2, "trigger", "manual")
+    wait_for(
+        lambda: fleet.rows("SELECT 1 FROM runs WHERE job = 'manual' AND status = 'running'"),
+        10,
+        "the triggered run",
+    )
+    took = time.monotonic() - asked
+    assert took < 3, took
+    assert len(fleet.rows("SELECT 1 FROM runs WHERE job = 'manual'")) == 1
+    # cancel from runner 0's host: the runner holding it stops it
+    fleet.cli(0, "cancel", "manual")
+    wait_for(
+        lambda: fleet.rows("SELECT 1 FROM runs WHERE job = 'manual' AND status = 'cancelled'"),
+        10,
+        "the cancelled run",
+    )
+    status = json.loads(fleet.cli(0, "status", "--json"))
+    assert len(status["runners"]) >= 1
+    for runner in fleet.runners:
+        assert runner.stop() == 0, runner.diagnose()
+    assert not [line for line, n in fleet.starts().items() if n > 1]
