@@ -43,6 +43,7 @@ class Run:
     log_path: str | None = None
     cpu_seconds: float | None = None  # user + system CPU of its reaped process tree
     max_rss_kib: int | None = None  # the largest peak resident set of one of its processes
+    runner_id: int | None = None  # the runner that claimed (and supervises) it
 
     @property
     def duration(self) -> float | None:
@@ -75,6 +76,7 @@ class Run:
             "reason": self.reason,
             "missed_count": self.missed_count,
             "output": self.output_tail,
+            "runner_id": self.runner_id,
             "cpu_seconds": self.cpu_seconds,
             "max_rss_kib": self.max_rss_kib,
         }

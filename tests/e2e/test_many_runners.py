@@ -129,6 +129,13 @@ def test_a_killed_runners_run_is_lost_then_retried_on_another(fleet: Fleet) -> N
     with contextlib.suppress(ProcessLookupError):
         os.killpg(int(pid), signal.SIGKILL)  # type: ignore[call-overload]
     print(f"\nfailover (kill -9 to the retry's start): {failover:.1f} s with a {LEASE} s lease")
+    survivor = fleet.runners.index(next(r for r in fleet.runners if r is not doomed))
+    runners = json.loads(fleet.cli(survivor, "status", "--json"))["runners"]
+    by_id = {r["id"]: r for r in runners}
+    assert by_id[holder]["silent"] is True  # the dead one, gone silent
+    assert [r["runs"] for r in runners if not r["silent"]] == [1]  # the survivor holds the retry
+    human = fleet.cli(survivor, "status")
+    assert "silent (dead or cut off)" in human and "1 run(s) held" in human
     for runner in fleet.runners:
         if runner.alive:
             runner.stop()
@@ -182,7 +189,7 @@ def test_pause_trigger_and_cancel_from_one_host_reach_every_runner(fleet: Fleet)
         "the cancelled run",
     )
     status = json.loads(fleet.cli(0, "status", "--json"))
-    assert len(status["runners"]) >= 1
+    assert len([r for r in status["runners"] if not r["silent"]]) == 3
     for runner in fleet.runners:
         assert runner.stop() == 0, runner.diagnose()
     assert not [line for line, n in fleet.starts().items() if n > 1]

@@ -56,12 +56,25 @@ class RunnerStatus:
     degraded: str | None = None  # what the runner cannot do right now, in its words
     loaded_at: str | None = None  # when it loaded the job file it runs
     reload_refused: str | None = None  # its last refused reload: when, and the problems
+    # with a shared store, every runner registered there:
+    id: int | None = None
+    heartbeat_at: datetime | None = None
+    silent: bool = False  # no heartbeat for a whole lease: dead, or cut off from the store
+    runs: int = 0  # the runs it holds now
+    file_hash: str | None = None
+    file_differs: bool = False  # its job file is not the one most runners run
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "pid": self.pid,
             "host": self.host,
             "started_at": iso(self.started_at),
+            "heartbeat_at": iso(self.heartbeat_at),
+            "silent": self.silent,
+            "runs": self.runs,
+            "file_hash": self.file_hash,
+            "file_differs": self.file_differs,
             "degraded": self.degraded,
             "loaded_at": self.loaded_at,
             "reload_refused": self.reload_refused,
@@ -110,7 +123,9 @@ def status(
         for s in chosen
     )
     runners: tuple[RunnerStatus, ...] = ()
-    if runner is not None:
+    if store.shared:
+        runners = _fleet(store, [r for rs in running.values() for r in rs], now)
+    elif runner is not None:
         runners = (
             RunnerStatus(
                 pid=runner["pid"],
@@ -122,6 +137,34 @@ def status(
             ),
         )
     return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone)
+
+
+def _fleet(store: Store, running: list[Run], now: datetime) -> tuple[RunnerStatus, ...]:
+    """Every runner registered on a shared store: its heartbeat, the runs it holds, and
+    whether its job file is the one most of them run."""
+    from collections import Counter
+
+    from cronpy.runtime.fleet import LEASE
+
+    registered = store.live_runners()
+    held = Counter(r.runner_id for r in running)
+    files = Counter(r.file_hash for r in registered if r.file_hash)
+    usual = files.most_common(1)[0][0] if files else None
+    return tuple(
+        RunnerStatus(
+            id=r.id,
+            pid=r.pid,
+            host=r.host,
+            started_at=r.started_at,
+            degraded=r.note,
+            heartbeat_at=r.heartbeat_at,
+            silent=(now - r.heartbeat_at).total_seconds() >= LEASE,
+            runs=held.get(r.id, 0),
+            file_hash=r.file_hash,
+            file_differs=bool(r.file_hash) and r.file_hash != usual,
+        )
+        for r in registered
+    )
 
 
 def _job_status(

@@ -28,6 +28,17 @@ def status(result: StatusResult, out: Output) -> None:
     if result.runners:
         for r in result.runners:
             since = "" if r.started_at is None else f", since {when(r.started_at, zone)}"
+            if r.heartbeat_at is not None:  # one of the runners of a shared store
+                age = (result.now - r.heartbeat_at).total_seconds()
+                beat = f"; heartbeat {age:.0f}s ago, {r.runs} run(s) held"
+                state = "silent (dead or cut off)" if r.silent else "alive"
+                style = "red" if r.silent else "green"
+                text = f"#{r.id} pid {r.pid} on {r.host}{since}{beat}: {state}"
+                out.segments([Cell("Runner: ", "bold"), Cell(text, style)])
+                if r.file_differs:
+                    note = f"  runs another job file ({r.file_hash}) than most runners"
+                    out.segments([Cell(note, "yellow")])
+                continue
             out.segments(
                 [Cell("Runner: ", "bold"), Cell(f"pid {r.pid} on {r.host}{since}", "green")]
             )

@@ -24,7 +24,8 @@ _MICROSECOND = timedelta(microseconds=1)
 
 RUN_COLUMNS = (
     "id, job, status, trigger, scheduled_at, started_at, ended_at, exit_code, signal, attempt,"
-    " host, pid, reason, missed_count, output_tail, log_path, cpu_seconds, max_rss_kib"
+    " host, pid, reason, missed_count, output_tail, log_path, cpu_seconds, max_rss_kib,"
+    " runner_id"
 )
 JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
@@ -76,6 +77,7 @@ def run_from_row(row: Sequence[Any]) -> Run:
         log_path=row[15],
         cpu_seconds=row[16],
         max_rss_kib=row[17],
+        runner_id=row[18],
     )
 
 
