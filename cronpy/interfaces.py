@@ -251,8 +251,10 @@ class Store(ABC):
         *,
         runner_ids: Sequence[int] | None = None,
         expired_before: datetime | None = None,
+        run_ids: Sequence[int] | None = None,
     ) -> list[Run]:
-        """Turn ``running`` runs of the given runners (None: of every runner) into ``lost``.
+        """Turn ``running`` runs of the given runners (None: of every runner), or only the
+        given runs, into ``lost``.
         With ``expired_before``, only the runs whose lease ended before it (a run that holds
         no lease never expires): how one runner finds the runs of another that died."""
 

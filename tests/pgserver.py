@@ -104,8 +104,19 @@ class PgServer:
         )
         if not self.durable:  # a test server, thrown away at the end: no need to fsync
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._options = options
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on its data and port (again, after ``halt``)."""
         log = self.root / "server.log"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(log), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", self._options, "-l", str(log), "-w", "start"
+        )  # fmt: skip
+
+    def halt(self) -> None:
+        """Stop the server at once, as a crash would, keeping its data for ``resume``."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -214,6 +214,13 @@ class Scheduler:
         for run_id in [r for r in self.launcher.running if r not in held]:
             self.log("lease-lost", run=run_id)
             self.launcher.stop(run_id, "lease lost: another runner marked this run lost")
+        if not self.backlog:  # (a run whose end is still queued is held, and not running)
+            # claims whose commit this runner never heard of (the server went away as it
+            # answered): nothing runs them, so they must not hold a lease forever
+            unknown = sorted(held - set(self.launcher.running))
+            if unknown:
+                self.log("claims-unheard", runs=unknown)
+                lost = [*lost, *self.store.mark_lost(now, run_ids=unknown)]
         if lost:
             self.engine.lost(lost, now)
         self._settle(now)

@@ -804,3 +804,18 @@ def test_controls_since_shows_answered_ones_too_for_runners_that_missed_them(
     assert [c.id for c in store.controls_since(reload)] == [wake]
     assert store.controls_since(wake) == []
     assert [c.id for c in store.pending_controls()] == [wake]
+
+
+def test_mark_lost_can_name_the_runs(store: Store, runner: int) -> None:
+    first = store.claim_run(
+        job="backup", scheduled_at=at(0), trigger=Trigger.SCHEDULE, attempt=1,
+        started_at=at(0), host=HOST, runner_id=runner,
+    )  # fmt: skip
+    second = store.claim_run(
+        job="report", scheduled_at=at(0), trigger=Trigger.SCHEDULE, attempt=1,
+        started_at=at(0), host=HOST, runner_id=runner,
+    )  # fmt: skip
+    assert second is not None
+    assert [r.id for r in store.mark_lost(at(5), run_ids=[second])] == [second]
+    assert store.mark_lost(at(6), run_ids=[]) == []
+    assert [r.id for r in store.running_runs()] == [first]

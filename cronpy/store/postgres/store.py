@@ -9,6 +9,7 @@ scheduled_at, attempt) for claims, ``FOR UPDATE SKIP LOCKED`` for controls, leas
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -72,16 +73,20 @@ class PostgresListener:
         self._db = connect(url, readonly=True)
         with guard(where):
             self._db.execute(f"LISTEN {WAKE_CHANNEL}")
+        # kept: once the server is gone psycopg refuses even to say which socket it was,
+        # and the runner's selector needs it to unregister
+        self._fd = self._db.fileno()
 
     def fileno(self) -> int:
-        return self._db.fileno()
+        return self._fd
 
     def drain(self) -> bool:
         with guard(self.where):
             return any(True for _ in self._db.notifies(timeout=0))
 
     def close(self) -> None:
-        self._db.close()
+        with contextlib.suppress(psycopg.Error):
+            self._db.close()
 
 
 class PostgresStore(Store):
@@ -299,8 +304,9 @@ class PostgresStore(Store):
         *,
         runner_ids: Sequence[int] | None = None,
         expired_before: datetime | None = None,
+        run_ids: Sequence[int] | None = None,
     ) -> list[Run]:
-        if runner_ids is not None and not runner_ids:
+        if (runner_ids is not None and not runner_ids) or (run_ids is not None and not run_ids):
             return []
         rows = self._all(
             "UPDATE runs SET status = 'lost', ended_at = %(at)s, reason = 'runner gone'"
@@ -309,11 +315,13 @@ class PostgresStore(Store):
             " WHERE status = 'running'"
             " AND (%(ids)s::bigint[] IS NULL OR runner_id = ANY(%(ids)s::bigint[]))"
             " AND (%(before)s::timestamptz IS NULL OR lease_until < %(before)s::timestamptz)"
+            " AND (%(runs)s::bigint[] IS NULL OR id = ANY(%(runs)s::bigint[]))"
             f" RETURNING {RUN_COLUMNS}",
             {
                 "at": aware(at),
                 "ids": None if runner_ids is None else list(runner_ids),
                 "before": aware_or_none(expired_before),
+                "runs": None if run_ids is None else list(run_ids),
             },
         )
         return sorted((run_from_row(r) for r in rows), key=lambda run: run.id)

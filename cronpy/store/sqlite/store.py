@@ -268,9 +268,15 @@ class SqliteStore(Store):
         *,
         runner_ids: Sequence[int] | None = None,
         expired_before: datetime | None = None,
+        run_ids: Sequence[int] | None = None,
     ) -> list[Run]:
         where = "status = 'running'"
         params: list[Any] = [to_us(at)]
+        if run_ids is not None:
+            if not run_ids:
+                return []
+            where += f" AND id IN ({', '.join('?' * len(run_ids))})"
+            params.extend(run_ids)
         if runner_ids is not None:
             if not runner_ids:
                 return []
