@@ -259,6 +259,12 @@ class Store(ABC):
         no lease never expires): how one runner finds the runs of another that died."""
 
     @abstractmethod
+    def import_runs(self, runs: Sequence[Run]) -> int:
+        """Copy finished records from another store (``cronpy store copy``), keeping their
+        fields but not their ids; a record whose occurrence (job, scheduled_at, attempt) is
+        here already is skipped, so copying twice adds nothing. Returns how many were added."""
+
+    @abstractmethod
     def renew_leases(self, runner_id: int, until: datetime) -> list[int]:
         """Extend the lease of every ``running`` run of the runner to ``until``; return their
         ids, oldest first. A run the runner thinks it holds but that is missing here was

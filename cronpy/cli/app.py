@@ -17,6 +17,7 @@ from typer.core import TyperCommand
 
 from cronpy import __version__
 from cronpy.cli.wiring import controls, files, reads
+from cronpy.cli.wiring.store import store_app
 
 app = typer.Typer(
     name="cronpy",
@@ -120,6 +121,7 @@ command("systemd-unit", cls=Command, short_help="Print a systemd service unit fo
     reads.systemd_unit
 )
 command("import-crontab", cls=Command)(files.import_crontab)
+app.add_typer(store_app)
 command(cls=Command)(files.edit)
 
 

@@ -819,3 +819,31 @@ def test_mark_lost_can_name_the_runs(store: Store, runner: int) -> None:
     assert [r.id for r in store.mark_lost(at(5), run_ids=[second])] == [second]
     assert store.mark_lost(at(6), run_ids=[]) == []
     assert [r.id for r in store.running_runs()] == [first]
+
+
+def test_import_runs_copies_history_once(backend: Opener, tmp_path: Path) -> None:
+    from cronpy.store.sqlite import SqliteStore
+
+    source = SqliteStore(tmp_path / "source.db")
+    source.save_job_states([JobState(name="backup", first_seen=T0)])
+    runner = source.register_runner(HOST, 1, T0)
+    run_id = source.claim_run(
+        job="backup", scheduled_at=at(60), trigger=Trigger.SCHEDULE, attempt=1,
+        started_at=at(61), host=HOST, runner_id=runner,
+    )  # fmt: skip
+    assert run_id is not None
+    source.finish_run(run_id, Finish(Status.FAILED, at(62), exit_code=3, output_tail="oops\n"))
+    source.record(
+        job="backup", status=Status.MISSED, trigger=Trigger.SCHEDULE, scheduled_at=at(120),
+        at=at(130), host=HOST, runner_id=runner, reason="runner was down", missed_count=4,
+    )  # fmt: skip
+    history = source.runs("backup", limit=100)
+    target = backend()
+    target.save_job_states([JobState(name="backup", first_seen=T0)])
+    assert target.import_runs(history) == 2
+    assert target.import_runs(history) == 0  # a second copy adds nothing
+    copied = {r.scheduled_at: r for r in target.runs("backup", limit=100)}
+    assert copied[at(60)].exit_code == 3 and copied[at(60)].output_tail == "oops\n"
+    assert copied[at(60)].status is Status.FAILED and copied[at(60)].ended_at == at(62)
+    assert copied[at(120)].missed_count == 4 and copied[at(120)].reason == "runner was down"
+    source.close()

@@ -826,3 +826,27 @@ def test_state_dir_may_follow_the_command(tmp_path: Path) -> None:
         "--state-dir",
         "x",
     ]
+
+
+def test_store_copy_moves_the_state_into_postgresql_once(
+    cli: Cli, state: Path, postgres_url: str
+) -> None:
+    source = SqliteStore(db_path(state))
+    source.set_paused(["backup"], True, None)
+    finished = [r for r in source.runs(limit=100) if r.status is not Status.RUNNING]
+    source.close()
+    first = cli("--state-dir", str(state), "store", "copy", "--to", postgres_url, "--json")
+    assert first.code == 0, first.err
+    copied = json.loads(first.out)
+    assert (copied["jobs"], copied["paused"]) == (3, 1)
+    assert copied["runs"] == copied["added"] == len(finished) > 0
+    again = json.loads(
+        cli("--state-dir", str(state), "store", "copy", "--to", postgres_url, "--json").out
+    )
+    assert again["added"] == 0  # idempotent
+    # the commands read the copy through --store, as on a host without the SQLite file
+    history = cli("--store", postgres_url, "--state-dir", str(state), "history", "--json")
+    assert history.code == 0, history.err
+    assert len(json.loads(history.out)["runs"]) == len(finished)
+    status = json.loads(cli("--store", postgres_url, "status", "--json").out)
+    assert {j["name"]: j["paused"] for j in status["jobs"]}["backup"] is True

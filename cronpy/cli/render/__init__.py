@@ -36,6 +36,7 @@ VIEW_MODULES = {
     "cronpy.cli.commands.edit": "cronpy.cli.render.crontab",
     "cronpy.cli.commands.logs": "cronpy.cli.render.files",
     "cronpy.cli.commands.stop": "cronpy.cli.render.changes",
+    "cronpy.cli.commands.store_copy": "cronpy.cli.render.changes",
 }
 
 

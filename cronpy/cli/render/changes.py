@@ -6,6 +6,7 @@ from __future__ import annotations
 from cronpy.cli.commands.control import Requested
 from cronpy.cli.commands.pause import PauseResult
 from cronpy.cli.commands.stop import Stopped
+from cronpy.cli.commands.store_copy import CopyResult
 from cronpy.cli.render.base import Output, view
 from cronpy.cli.render.words import when
 
@@ -40,3 +41,11 @@ def requested(result: Requested, out: Output) -> None:
 @view(Stopped)
 def stopped(result: Stopped, out: Output) -> None:
     out.line(f"stopped the runner (pid {result.pid} on {result.host}) in {result.seconds:g}s")
+
+
+@view(CopyResult)
+def copied(result: CopyResult, out: Output) -> None:
+    out.line(
+        f"copied into {result.target}: {result.jobs} job state(s), {result.paused} pause(s),"
+        f" {result.added} of {result.runs} finished record(s) (the rest were there already)"
+    )

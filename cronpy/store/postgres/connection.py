@@ -7,6 +7,7 @@ runner whose writes are queued in its backlog gets through once the server is ba
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,3 +94,30 @@ def guard(where: str) -> Iterator[None]:
         yield
     except psycopg.Error as exc:
         raise StateError(f"PostgreSQL store {where}: {one_line(exc)}") from exc
+
+
+WAKE_CHANNEL = "cronpy"  # NOTIFY'd with every control a command pushes
+
+
+class PostgresListener:
+    """A second connection that LISTENs for controls, for the runner's selector."""
+
+    def __init__(self, url: str, where: str) -> None:
+        self.where = where
+        self._db = connect(url, readonly=True)
+        with guard(where):
+            self._db.execute(f"LISTEN {WAKE_CHANNEL}")
+        # kept: once the server is gone psycopg refuses even to say which socket it was,
+        # and the runner's selector needs it to unregister
+        self._fd = self._db.fileno()
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def drain(self) -> bool:
+        with guard(self.where):
+            return any(True for _ in self._db.notifies(timeout=0))
+
+    def close(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            self._db.close()

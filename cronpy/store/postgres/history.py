@@ -189,3 +189,32 @@ def prune_runs(
         ).fetchall()
         paths.extend(str(p) for (p,) in deleted if p is not None)
     return paths
+
+
+def import_runs(db: Conn, runs: Sequence[Run]) -> int:
+    """``Store.import_runs`` in the caller's transaction: how many records were added."""
+    added = 0
+    for r in runs:
+        if r.scheduled_at is None and db.execute(
+            "SELECT 1 FROM runs WHERE job = %s AND scheduled_at IS NULL"
+            " AND started_at IS NOT DISTINCT FROM %s",
+            (r.job, aware_or_none(r.started_at)),
+        ).fetchone():
+            continue  # no occurrence to be unique on: the same start, copied before
+        created = r.started_at or r.ended_at or r.scheduled_at
+        row = db.execute(
+            "INSERT INTO runs (job, scheduled_at, created_at, started_at, ended_at, status,"
+            " exit_code, signal, attempt, trigger, host, pid, reason, missed_count,"
+            " output_tail, log_path, cpu_seconds, max_rss_kib)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
+            (
+                *(r.job, aware_or_none(r.scheduled_at), aware_or_none(created)),
+                *(aware_or_none(r.started_at), aware_or_none(r.ended_at), r.status.value),
+                *(r.exit_code, r.signal, r.attempt, r.trigger.value, r.host, r.pid),
+                *(r.reason, r.missed_count, r.output_tail, r.log_path),
+                *(r.cpu_seconds, r.max_rss_kib),
+            ),
+        ).fetchone()
+        added += row is not None
+    return added

@@ -9,7 +9,6 @@ scheduled_at, attempt) for claims, ``FOR UPDATE SKIP LOCKED`` for controls, leas
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,8 +30,14 @@ from cronpy.model import (
     Status,
     Trigger,
 )
-from cronpy.store.postgres.connection import connect, describe, guard
-from cronpy.store.postgres.history import NewRun, insert_runs, prune_runs, select_runs
+from cronpy.store.postgres.connection import (
+    WAKE_CHANNEL,
+    PostgresListener,
+    connect,
+    describe,
+    guard,
+)
+from cronpy.store.postgres.history import NewRun, import_runs, insert_runs, prune_runs, select_runs
 from cronpy.store.postgres.rows import (
     CONTROL_COLUMNS,
     JOB_COLUMNS,
@@ -61,32 +66,7 @@ _SAVE_JOBS = (
 )
 
 
-WAKE_CHANNEL = "cronpy"
 _DEADLOCK_RETRIES = 3  # NOTIFY'd with every control a command pushes
-
-
-class PostgresListener:
-    """A second connection that LISTENs for controls, for the runner's selector."""
-
-    def __init__(self, url: str, where: str) -> None:
-        self.where = where
-        self._db = connect(url, readonly=True)
-        with guard(where):
-            self._db.execute(f"LISTEN {WAKE_CHANNEL}")
-        # kept: once the server is gone psycopg refuses even to say which socket it was,
-        # and the runner's selector needs it to unregister
-        self._fd = self._db.fileno()
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def drain(self) -> bool:
-        with guard(self.where):
-            return any(True for _ in self._db.notifies(timeout=0))
-
-    def close(self) -> None:
-        with contextlib.suppress(psycopg.Error):
-            self._db.close()
 
 
 class PostgresStore(Store):
@@ -325,6 +305,11 @@ class PostgresStore(Store):
             },
         )
         return sorted((run_from_row(r) for r in rows), key=lambda run: run.id)
+
+    def import_runs(self, runs: Sequence[Run]) -> int:
+        db = self._conn()
+        with guard(self.where), db.transaction():
+            return import_runs(db, runs)
 
     def renew_leases(self, runner_id: int, until: datetime) -> list[int]:
         rows = self._all(

@@ -5,6 +5,7 @@ connection whose transaction (or error guard) the caller holds."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -164,3 +165,31 @@ def prune_runs(
         ).fetchall()
         paths.extend(p for (p,) in deleted if p is not None)
     return paths
+
+
+def import_runs(db: sqlite3.Connection, runs: Sequence[Run]) -> int:
+    """``Store.import_runs`` in the caller's transaction: how many records were added."""
+    added = 0
+    for r in runs:
+        if r.scheduled_at is None and db.execute(
+            "SELECT 1 FROM runs WHERE job = ? AND scheduled_at IS NULL AND started_at IS ?",
+            (r.job, to_us_or_none(r.started_at)),
+        ).fetchone():
+            continue  # no occurrence to be unique on: the same start, copied before
+        created = r.started_at or r.ended_at or r.scheduled_at
+        row = db.execute(
+            "INSERT INTO runs (job, scheduled_at, created_at, started_at, ended_at, status,"
+            " exit_code, signal, attempt, trigger, host, pid, reason, missed_count,"
+            " output_tail, log_path, cpu_seconds, max_rss_kib)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
+            (
+                *(r.job, to_us_or_none(r.scheduled_at), to_us_or_none(created)),
+                *(to_us_or_none(r.started_at), to_us_or_none(r.ended_at), r.status.value),
+                *(r.exit_code, r.signal, r.attempt, r.trigger.value, r.host, r.pid),
+                *(r.reason, r.missed_count, r.output_tail, r.log_path),
+                *(r.cpu_seconds, r.max_rss_kib),
+            ),
+        ).fetchone()
+        added += row is not None
+    return added

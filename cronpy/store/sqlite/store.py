@@ -38,6 +38,7 @@ from cronpy.store.sqlite.connection import (
 )
 from cronpy.store.sqlite.history import (
     ADVANCE_CURSOR,
+    import_runs,
     insert_claim,
     insert_run,
     prune_runs,
@@ -294,6 +295,10 @@ class SqliteStore(Store):
                 params,
             ).fetchall()
         return sorted((run_from_row(r) for r in rows), key=lambda run: run.id)
+
+    def import_runs(self, runs: Sequence[Run]) -> int:
+        with self.atomic() as db:
+            return import_runs(db, runs)
 
     def renew_leases(self, runner_id: int, until: datetime) -> list[int]:
         with self.atomic() as db:
