@@ -108,7 +108,7 @@ def cronpy_command() -> list[str]:
 
 # The runner without the command line around it: what `cronpy run` costs beyond the runner.
 DIRECT = (
-    "import sys; from pathlib import Path; from cronpy.runtime.loop import run_runner;"
+    "import sys; from pathlib import Path; from cronpy.runtime.start import run_runner;"
     " sys.exit(run_runner(Path(sys.argv[1]), state_dir=Path(sys.argv[2])))"
 )
 

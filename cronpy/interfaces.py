@@ -122,6 +122,23 @@ class Notifier(Protocol):
         ...
 
 
+class Observer(Protocol):
+    """Told what the scheduler applies, after it applied it (metrics: cronpy.runtime.metrics)."""
+
+    def started(self, job: str, run_id: int, trigger: Trigger, due: datetime, at: datetime) -> None:
+        """A claimed run's process started ``at``, for the occurrence ``due``."""
+
+    def finished(self, run: Run) -> None: ...
+
+    def recorded(self, job: str, status: Status) -> None:
+        """An occurrence that did not start: skipped or missed."""
+
+    def states(self, states: Sequence[JobState]) -> None:
+        """Job states saved, with their next planned runs."""
+
+    def set_degraded(self, note: str | None) -> None: ...
+
+
 class Listener(Protocol):
     """Wake-ups from the store (PostgreSQL LISTEN/NOTIFY)."""
 

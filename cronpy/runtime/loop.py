@@ -7,34 +7,31 @@ There is no periodic timer. Signal handlers only set flags (the wake-up fd inter
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import os
 import selectors
-import signal
 import socket
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cronpy import __version__
 from cronpy.config import load_job_file
-from cronpy.errors import ConfigError, CronpyError, StateError, UsageError
+from cronpy.errors import ConfigError, StateError
 from cronpy.launch.launcher import Launcher
 from cronpy.launch.leftovers import kill_leftovers
 from cronpy.model import JobFile, Smtp
 from cronpy.model.run import RELOAD_REJECTED
 from cronpy.notify.hooks import JobHooks, log_hook_outcomes
 from cronpy.runtime.clock import SystemClock
-from cronpy.runtime.daemon import daemon_ready, daemonize, reopen_log
+from cronpy.runtime.daemon import reopen_log
 from cronpy.runtime.eventlog import EventLog
-from cronpy.runtime.fleet import HEARTBEAT, Fleet, file_hash
+from cronpy.runtime.fleet import Fleet, file_hash
 from cronpy.runtime.host import boot_identity
-from cronpy.runtime.lock import JobFileLock
 from cronpy.runtime.maintenance import Maintenance, interval_from_env
 
 if TYPE_CHECKING:
     from cronpy.runtime.metrics import RunnerMetrics
+from cronpy.runtime.peers import PeerLink
 from cronpy.runtime.scheduler import Scheduler
 from cronpy.runtime.sdnotify import (
     notifying,
@@ -43,16 +40,16 @@ from cronpy.runtime.sdnotify import (
     sd_notify,
     watchdog_interval,
 )
+from cronpy.runtime.signals import Signals
 from cronpy.runtime.statedir import (
     RunnerLock,
-    ensure_state_dir,
     logs_dir,
     wake_socket_path,
 )
 from cronpy.runtime.walltimer import make_wall_timer
 from cronpy.store import open_store
 
-_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
+MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
 STALL_AFTER = 2.0  # seconds late out of select that count as a stall, not scheduling jitter
 
 
@@ -96,7 +93,6 @@ class Runner:
             if self.store.shared
             else None
         )
-        self._next_beat: float | None = None
         boot_id, boot_time = boot_identity()
         self.scheduler = Scheduler(
             job_file,
@@ -114,19 +110,19 @@ class Runner:
             run_env={"CRONPY_STATE_DIR": str(state_dir)},
             fleet=self.fleet,
         )
-        self.listener = self.store.listen()
-        if self.listener is not None:
-            self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
+        # shared store: NOTIFY wake-ups and the heartbeat (leases, sweep)
+        self.peers = (
+            PeerLink(self.store, self.selector, self.scheduler, log)
+            if self.fleet is not None
+            else None
+        )
         self.scheduler.on_reload = self.reload
         self.scheduler.on_degraded = self._on_degraded
         self.wall_timer = make_wall_timer()
         if self.wall_timer is not None:
             self.selector.register(self.wall_timer, selectors.EVENT_READ, self._on_wall_timer)
-        self.stop_requested = False
+        self.signals = Signals(self.selector, self.launcher.reap_orphans)
         self._awake_within: float | None = None
-        self.force_requested = False  # a second SIGTERM/SIGINT: do not wait out the grace
-        self.reload_requested = False
-        self.reopen_requested = False
         self.exit_code = 0
         self.shutdown_grace = job_file.settings.shutdown_grace
         # the file it runs (`cronpy edit` edits it by default) and since when
@@ -139,38 +135,6 @@ class Runner:
             self.metrics.load_last_success(self.store, job_file.jobs)
             self.scheduler.observer = self.metrics
         self._status_at: object = None  # the next wake-up the STATUS= line last named
-
-    def _on_notify(self, mask: int) -> None:
-        """A command pushed a control into the shared store (PostgreSQL NOTIFY)."""
-        try:
-            if self.listener is not None and self.listener.drain():
-                self.scheduler.controls_arrived()
-        except StateError as exc:  # the server went away: the heartbeat notices and retries
-            self.log("listen-failed", reason=str(exc))
-            self._relisten()
-
-    def _relisten(self) -> None:
-        if self.listener is not None:
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self.selector.unregister(self.listener)
-            self.listener.close()
-            self.listener = None
-        try:
-            self.listener = self.store.listen()
-        except StateError:
-            return  # tried again at the next heartbeat
-        if self.listener is not None:
-            self.selector.register(self.listener, selectors.EVENT_READ, self._on_notify)
-            self.scheduler.controls_arrived()  # what was pushed while deaf
-
-    def _heartbeat(self, mono: float) -> None:
-        if self.fleet is None:
-            return
-        if self._next_beat is None or mono >= self._next_beat:
-            self._next_beat = mono + HEARTBEAT
-            self.scheduler.heartbeat()
-            if self.listener is None:
-                self._relisten()
 
     def _serve_metrics(self, address: str | None) -> RunnerMetrics | None:
         """Bound before anything is registered: a busy address fails the start cleanly."""
@@ -193,39 +157,6 @@ class Runner:
             sd_notify(f"READY=1\n{status}" if ready else status)
 
     # -- events ----------------------------------------------------------------------------------
-    def _install_signals(self) -> None:
-        self._sig_r, self._sig_w = socket.socketpair()
-        for sock in (self._sig_r, self._sig_w):
-            sock.setblocking(False)
-        signal.set_wakeup_fd(self._sig_w.fileno(), warn_on_full_buffer=False)
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_hup)
-        signal.signal(signal.SIGUSR1, self._on_usr1)
-        # a handler (not SIG_DFL) so the wake-up fd fires: leftovers of killed groups get reaped
-        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
-        self.selector.register(self._sig_r, selectors.EVENT_READ, self._drain_signals)
-
-    def _on_stop(self, signum: int, frame: object) -> None:
-        # as systemd and supervisord do: the second request means "now"
-        if self.stop_requested:
-            self.force_requested = True
-        self.stop_requested = True
-
-    def _on_hup(self, signum: int, frame: object) -> None:
-        self.reload_requested = True
-
-    def _on_usr1(self, signum: int, frame: object) -> None:
-        self.reopen_requested = True
-
-    def _drain_signals(self, mask: int) -> None:
-        try:
-            while self._sig_r.recv(4096):
-                pass
-        except BlockingIOError:
-            pass
-        self.launcher.reap_orphans()
-
     def _open_wake_socket(self) -> None:
         path = wake_socket_path(self.state_dir)
         path.unlink(missing_ok=True)
@@ -320,7 +251,7 @@ class Runner:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
-        self._install_signals()
+        self.signals.install()
         self._open_wake_socket()
         lost = {r.id for r in self.store.running_runs()}
         self.scheduler.start()
@@ -339,15 +270,15 @@ class Runner:
         forced = False
         maintenance = Maintenance(self.store, self.log, self.clock.monotonic(), interval_from_env())
         while True:
-            if self.reopen_requested:
-                self.reopen_requested = False
+            if self.signals.reopen_requested:
+                self.signals.reopen_requested = False
                 self._reopen_log()
-            if self.reload_requested:
-                self.reload_requested = False
+            if self.signals.reload_requested:
+                self.signals.reload_requested = False
                 self.log("reload", result=self.reload())
             if self.exit_code == 0 and (why := self.lock.lost()) is not None:
                 self._lock_lost(why)
-            if self.stop_requested and shutdown_deadline is None:
+            if self.signals.stop_requested and shutdown_deadline is None:
                 shutdown_deadline = self.clock.monotonic() + self.shutdown_grace
                 self.scheduler.begin_shutdown()
                 sd_notify("STOPPING=1")
@@ -360,7 +291,7 @@ class Runner:
                 # hooks of the last runs (on_failure, ...) get the rest of the grace too
                 if not self.launcher.running and not self.launcher.hooks_running:
                     break
-                if (mono >= shutdown_deadline or self.force_requested) and not forced:
+                if (mono >= shutdown_deadline or self.signals.force_requested) and not forced:
                     forced = True
                     reason = "shutdown" if mono >= shutdown_deadline else "second stop signal"
                     self.log("cancelling", running=len(self.launcher.running), reason=reason)
@@ -368,7 +299,8 @@ class Runner:
             if next_watchdog is not None and mono >= next_watchdog:
                 sd_notify("WATCHDOG=1")
                 next_watchdog = mono + (watchdog or 0.0)
-            self._heartbeat(mono)
+            if self.peers is not None:
+                self.peers.beat_if_due(mono)
             timeout = self._timeout(mono, shutdown_deadline, next_watchdog, forced)
             if maintenance.run_if_due(mono, timeout):  # it took time: measure again
                 mono = self.clock.monotonic()
@@ -391,7 +323,7 @@ class Runner:
         (within shutdown_grace, as at a SIGTERM: they are half-done work nobody else will
         redo), then exit 3 so a supervisor restarts us onto the lock that is there now."""
         self.exit_code = 3
-        self.stop_requested = True
+        self.signals.stop_requested = True
         self.log("lock-lost", reason=why, running=len(self.launcher.running))
         sd_notify(f"STATUS=stopping: {why}; no longer the runner of {self.state_dir}")
 
@@ -424,8 +356,8 @@ class Runner:
             deadlines.append(shutdown_deadline)
         if watchdog is not None:
             deadlines.append(watchdog)
-        if self._next_beat is not None:  # shared store only: leases, the sweep
-            deadlines.append(self._next_beat)
+        if self.peers is not None and self.peers.next_beat is not None:  # leases, the sweep
+            deadlines.append(self.peers.next_beat)
         # when the loop must be awake again at the latest: waking much later means it stalled
         expected = [d - mono for d in deadlines] + ([due_in] if due_in is not None else [])
         self._awake_within = max(0.0, min(expected)) if expected else None
@@ -457,97 +389,3 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_dev, info.st_ino
-
-
-def run_runner(
-    job_file: Path,
-    *,
-    state_dir: Path,
-    store_url: str | None = None,
-    daemon: bool = False,
-    log_format: str = "text",
-    pid_file: Path | None = None,
-    allow_duplicate: bool = False,
-    metrics: str | None = None,
-) -> int:
-    """``cronpy run``: validate, lock, then run until SIGTERM/SIGINT. Returns the exit code."""
-    jobs = load_job_file(job_file)
-    gc.freeze()  # the jobs live as long as the runner: keep the collector from rescanning them
-    # every path absolute before the daemon leaves its working directory for /
-    job_file, state_dir = job_file.resolve(), state_dir.absolute()
-    if len(os.fsencode(wake_socket_path(state_dir))) > _MAX_SOCKET_PATH:
-        raise UsageError(
-            f"the state directory path {state_dir} is too long: the wake-up socket inside it"
-            f" would exceed the {_MAX_SOCKET_PATH} bytes a unix socket path may hold;"
-            " use a shorter --state-dir"
-        )
-    state_dir = ensure_state_dir(state_dir)
-    store_url = store_url or jobs.settings.store
-    ready_fd: int | None = None
-    log_file: Path | None = None
-    if daemon:
-        log_file = state_dir / "runner.log"
-        ready_fd = daemonize(log_file)
-    pid_path = pid_file.absolute() if pid_file else state_dir / "runner.pid" if daemon else None
-    lock = RunnerLock(state_dir)  # our pid: after the forks
-    # Another state directory on the same job file would run every job twice. A shared store
-    # (PostgreSQL) coordinates runners itself; --allow-duplicate is the user saying "I know".
-    job_lock = None if allow_duplicate or _shared(store_url) else JobFileLock(job_file, state_dir)
-    log = EventLog(sys.stderr, log_format)
-    try:
-        lock.acquire()
-        if job_lock is not None:
-            job_lock.acquire()
-        if pid_path is not None:  # once the locks are ours: a refused runner keeps the live pid
-            _write_pid(pid_path)
-        runner = Runner(
-            job_file,
-            jobs,
-            state_dir=state_dir,
-            store_url=store_url,
-            log=log,
-            lock=lock,
-            log_file=log_file,
-            metrics=metrics,
-        )
-    except CronpyError as exc:
-        if lock.held:  # the pid file, if written, is ours: it comes after the lock
-            if pid_path is not None:
-                _remove_pid(pid_path)
-            if job_lock is not None:
-                job_lock.release()
-            lock.release()
-        if ready_fd is not None:  # the waiting parent says why, and exits with our code
-            daemon_ready(ready_fd, f"{exc.exit_code} cronpy: {exc}\n")
-            os._exit(exc.exit_code)
-        raise
-    if ready_fd is not None:
-        daemon_ready(ready_fd, "ok\n")
-    try:
-        return runner.run()
-    finally:
-        log.flush()
-        runner.close()
-        if pid_path is not None:
-            _remove_pid(pid_path)
-        if job_lock is not None:
-            job_lock.release()
-        lock.release()
-
-
-def _shared(store_url: str | None) -> bool:
-    return store_url is not None and not store_url.startswith("sqlite:")
-
-
-def _write_pid(path: Path) -> None:
-    try:
-        path.write_text(f"{os.getpid()}\n")
-    except OSError as exc:
-        raise StateError(f"cannot write the pid file {path}: {exc.strerror}") from exc
-
-
-def _remove_pid(path: Path) -> None:
-    """Remove the pid file if it still names us (another runner may have written it since)."""
-    with contextlib.suppress(OSError):
-        if path.read_text().strip() == str(os.getpid()):
-            path.unlink()

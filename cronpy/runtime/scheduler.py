@@ -14,7 +14,6 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from cronpy.engine.actions import (
     Action,
@@ -33,7 +32,7 @@ from cronpy.engine.actions import (
 from cronpy.engine.board import Log
 from cronpy.engine.engine import Engine
 from cronpy.errors import StateError
-from cronpy.interfaces import Clock, Launcher, Notifier, Store
+from cronpy.interfaces import Clock, Launcher, Notifier, Observer, Store
 from cronpy.model import (
     Claim,
     Control,
@@ -42,31 +41,11 @@ from cronpy.model import (
     JobState,
     LaunchRequest,
     Outcome,
-    Run,
     Spawned,
-    Status,
-    Trigger,
 )
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
 from cronpy.runtime.fleet import HANDOFF, Fleet
-
-
-class Observer(Protocol):
-    """Told what the scheduler applies, after it applied it (metrics: cronpy.runtime.metrics)."""
-
-    def started(self, job: str, run_id: int, trigger: Trigger, due: datetime, at: datetime) -> None:
-        """A claimed run's process started ``at``, for the occurrence ``due``."""
-
-    def finished(self, run: Run) -> None: ...
-
-    def recorded(self, job: str, status: Status) -> None:
-        """An occurrence that did not start: skipped or missed."""
-
-    def states(self, states: Sequence[JobState]) -> None:
-        """Job states saved, with their next planned runs."""
-
-    def set_degraded(self, note: str | None) -> None: ...
 
 
 class Scheduler:

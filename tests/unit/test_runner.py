@@ -9,7 +9,7 @@ import pytest
 
 from cronpy.errors import UsageError
 from cronpy.runtime.eventlog import EventLog
-from cronpy.runtime.loop import run_runner
+from cronpy.runtime.start import run_runner
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "jobs.toml"
 

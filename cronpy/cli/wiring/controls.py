@@ -69,7 +69,7 @@ def run(
     In the foreground, or detached with --daemon. SIGTERM (or `cronpy stop`) stops it; SIGHUP
     (or `cronpy reload`) rereads FILE."""
     from cronpy.errors import UsageError
-    from cronpy.runtime.loop import run_runner
+    from cronpy.runtime.start import run_runner
 
     if log_format not in ("text", "json"):
         raise UsageError(f"invalid --log-format {log_format!r}: expected text or json")
