@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from cronpy.model import Claim, Run, Status, Trigger
+from cronpy.store.imports import IMPORT_COLUMNS, import_values
 from cronpy.store.postgres.rows import RUN_COLUMNS, aware, aware_or_none, run_from_row
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -191,30 +192,26 @@ def prune_runs(
     return paths
 
 
+_IMPORT_MARKS = ", ".join(["%s"] * len(IMPORT_COLUMNS.split(",")))
+
+
 def import_runs(db: Conn, runs: Sequence[Run]) -> int:
     """``Store.import_runs`` in the caller's transaction: how many records were added."""
     added = 0
     for r in runs:
-        if r.scheduled_at is None and db.execute(
-            "SELECT 1 FROM runs WHERE job = %s AND scheduled_at IS NULL"
-            " AND started_at IS NOT DISTINCT FROM %s",
-            (r.job, aware_or_none(r.started_at)),
-        ).fetchone():
+        if (
+            r.scheduled_at is None
+            and db.execute(
+                "SELECT 1 FROM runs WHERE job = %s AND scheduled_at IS NULL"
+                " AND started_at IS NOT DISTINCT FROM %s",
+                (r.job, aware_or_none(r.started_at)),
+            ).fetchone()
+        ):
             continue  # no occurrence to be unique on: the same start, copied before
-        created = r.started_at or r.ended_at or r.scheduled_at
         row = db.execute(
-            "INSERT INTO runs (job, scheduled_at, created_at, started_at, ended_at, status,"
-            " exit_code, signal, attempt, trigger, host, pid, reason, missed_count,"
-            " output_tail, log_path, cpu_seconds, max_rss_kib)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            f"INSERT INTO runs ({IMPORT_COLUMNS}) VALUES ({_IMPORT_MARKS})"
             " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
-            (
-                *(r.job, aware_or_none(r.scheduled_at), aware_or_none(created)),
-                *(aware_or_none(r.started_at), aware_or_none(r.ended_at), r.status.value),
-                *(r.exit_code, r.signal, r.attempt, r.trigger.value, r.host, r.pid),
-                *(r.reason, r.missed_count, r.output_tail, r.log_path),
-                *(r.cpu_seconds, r.max_rss_kib),
-            ),
+            import_values(r, aware_or_none),
         ).fetchone()
         added += row is not None
     return added

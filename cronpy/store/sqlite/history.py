@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cronpy.model import Claim, Run, Status, Trigger
+from cronpy.store.imports import IMPORT_COLUMNS, import_values
 from cronpy.store.sqlite.rows import RUN_COLUMNS, run_from_row, to_us, to_us_or_none
 
 # In an upsert: move the job's cursor forward to the one given (excluded.cursor), never back.
@@ -167,29 +168,25 @@ def prune_runs(
     return paths
 
 
+_IMPORT_MARKS = ", ".join(["?"] * len(IMPORT_COLUMNS.split(",")))
+
+
 def import_runs(db: sqlite3.Connection, runs: Sequence[Run]) -> int:
     """``Store.import_runs`` in the caller's transaction: how many records were added."""
     added = 0
     for r in runs:
-        if r.scheduled_at is None and db.execute(
-            "SELECT 1 FROM runs WHERE job = ? AND scheduled_at IS NULL AND started_at IS ?",
-            (r.job, to_us_or_none(r.started_at)),
-        ).fetchone():
+        if (
+            r.scheduled_at is None
+            and db.execute(
+                "SELECT 1 FROM runs WHERE job = ? AND scheduled_at IS NULL AND started_at IS ?",
+                (r.job, to_us_or_none(r.started_at)),
+            ).fetchone()
+        ):
             continue  # no occurrence to be unique on: the same start, copied before
-        created = r.started_at or r.ended_at or r.scheduled_at
         row = db.execute(
-            "INSERT INTO runs (job, scheduled_at, created_at, started_at, ended_at, status,"
-            " exit_code, signal, attempt, trigger, host, pid, reason, missed_count,"
-            " output_tail, log_path, cpu_seconds, max_rss_kib)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO runs ({IMPORT_COLUMNS}) VALUES ({_IMPORT_MARKS})"
             " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
-            (
-                *(r.job, to_us_or_none(r.scheduled_at), to_us_or_none(created)),
-                *(to_us_or_none(r.started_at), to_us_or_none(r.ended_at), r.status.value),
-                *(r.exit_code, r.signal, r.attempt, r.trigger.value, r.host, r.pid),
-                *(r.reason, r.missed_count, r.output_tail, r.log_path),
-                *(r.cpu_seconds, r.max_rss_kib),
-            ),
+            import_values(r, to_us_or_none),
         ).fetchone()
         added += row is not None
     return added
