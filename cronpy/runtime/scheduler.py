@@ -5,6 +5,10 @@ It owns every effect of scheduling: reading the clock, writing through the backl
 that refuses writes never stops the schedule), claiming a batch of starts in one transaction
 before any of their commands starts, creating log directories, spawning, pruning log files,
 and the fault points of the crash tests. It decides nothing about jobs.
+
+Its ~360-line class applies eleven kinds of action plus the claims, spawns, control reads and
+the shared store's heartbeat; each is a few lines against the store or the launcher, and
+keeping them in one place is what makes "effects never decide" checkable in one reading.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ transaction and one round trip (a whole batch of claims included, history.py); t
 need more open ``conn.transaction()``. The store is handed every timestamp it writes and never
 reads the clock. What keeps runners apart is in the statements: the unique index on (job,
 scheduled_at, attempt) for claims, ``FOR UPDATE SKIP LOCKED`` for controls, leases on runs.
+
+Over the few hundred lines we aim for, as SqliteStore is and for its reason: one class is one
+implementation of the thirty-odd Store methods.
 """
 
 from __future__ import annotations
