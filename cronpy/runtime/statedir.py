@@ -14,7 +14,6 @@ import contextlib
 import errno
 import json
 import os
-import socket
 import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -202,7 +201,11 @@ class RunnerLock:
         self.path = lock_path(state_dir)
         self.timeout = timeout
         self.pid = os.getpid() if pid is None else pid
-        self.host = socket.gethostname() if host is None else host
+        if host is None:
+            import socket  # here and in send_wake: `cronpy status` needs neither
+
+            host = socket.gethostname()
+        self.host = host
         self._lock: BaseFileLock | None = None
         self._record: dict[str, Any] = {}
         self._holder_fd: int | None = None
@@ -358,6 +361,8 @@ def write_private(path: Path, text: str) -> None:
 def send_wake(state_dir: Path) -> bool:
     """Nudge the runner to look at its controls now. False when no runner listens; the
     request is in the store either way and a runner that starts later will see it."""
+    import socket
+
     path = wake_socket_path(state_dir)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)

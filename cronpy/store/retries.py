@@ -24,7 +24,7 @@ def encode(retries: Sequence[RetryDue]) -> str:
 
 
 def decode(text: str | None) -> tuple[RetryDue, ...]:
-    if not text:
+    if not text or text == "[]":  # most jobs: no json.loads per row (status reads them all)
         return ()
     return tuple(
         RetryDue(_EPOCH + s * _MICROSECOND, int(a), _EPOCH + d * _MICROSECOND)
