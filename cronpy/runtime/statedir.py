@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import stat
 from collections.abc import Mapping
@@ -144,6 +143,8 @@ def _read_holder_record(state_dir: Path) -> dict[str, Any] | None:
     # A rewrite in place may be caught half-way: read again rather than report no holder.
     for _ in range(3):
         try:
+            import json  # here and in the writer: `status` with no runner up never reads it
+
             data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
         except OSError:
             return None
@@ -322,6 +323,8 @@ class RunnerLock:
 
 def _padded(record: dict[str, Any]) -> str:
     """``record`` as JSON padded with spaces to HOLDER_SIZE; long notes are cut to fit."""
+    import json
+
     record = dict(record)
     while True:
         text = json.dumps(record)
