@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from cronpy.errors import DurationError
 from cronpy.model.durations import format_duration, parse_duration
+
+T = TypeVar("T")
 
 
 class FieldError(Exception):
@@ -196,7 +199,7 @@ def _parse_field(spec: _Field, text: str, job_name: str) -> _Parsed:
 # about 10 µs, and the table is shared by every schedule with the same day fields.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: one per job, 100,000 jobs
 class Days:
     """The day-of-month and day-of-week fields together, combined as Vixie cron does."""
 
@@ -287,6 +290,18 @@ class CronFields:
     days: Days
 
 
+_SHARED: dict[object, Any] = {}
+
+
+def _share(value: T) -> T:
+    """One copy of each equal value. A hundred thousand jobs written ``H H * * *`` have equal
+    day fields (about 2 KiB of sets each) and only 60 different minutes: keep one of each."""
+    if len(_SHARED) > 65_536:  # reloads with ever new schedules: start over, never grow
+        _SHARED.clear()
+    found: T = _SHARED.setdefault(value, value)
+    return found
+
+
 def parse_cron(fields: Sequence[str], job_name: str) -> CronFields:
     """Five fields, or six with seconds first. ``job_name`` seeds ``H``."""
     specs: tuple[_Field, ...] = (_MIN, _HOUR, _DOM, _MONTH, _DOW)
@@ -304,7 +319,8 @@ def parse_cron(fields: Sequence[str], job_name: str) -> CronFields:
         nth=frozenset(dow.nth),
         either=not (dom_text[0] in "*?" or dow_text[0] in "*?"),
     )
-    months = tuple(sorted(month.values))
+    days = _share(days)
+    months = _share(tuple(sorted(month.values)))
     if not _ever_matches(days, months):
         weekday = "" if dow_text in ("*", "?") else f' and day-of-week "{dow_text}"'
         raise FieldError(
@@ -313,9 +329,9 @@ def parse_cron(fields: Sequence[str], job_name: str) -> CronFields:
         )
     return CronFields(
         fixed_time=not any(f.startswith("*") for f in fields[: len(times)]),
-        seconds=tuple(sorted(seconds)),
-        minutes=tuple(sorted(times[-2].values)),
-        hours=tuple(sorted(times[-1].values)),
+        seconds=_share(tuple(sorted(seconds))),
+        minutes=_share(tuple(sorted(times[-2].values))),
+        hours=_share(tuple(sorted(times[-1].values))),
         months=months,
         days=days,
     )
