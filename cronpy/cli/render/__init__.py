@@ -50,8 +50,9 @@ def render(
         indent = 2 if isatty(out_stream) else None
         import json  # here: the tables do not need it
 
-        json.dump(result.to_json(), out_stream, indent=indent, ensure_ascii=False)
-        out_stream.write("\n")
+        # dumps, not dump: json.dump streams through the pure-Python encoder even unindented
+        text = json.dumps(result.to_json(), indent=indent, ensure_ascii=False)
+        out_stream.write(text + "\n")
         return
     draw = view_for(type(result))
     draw(result, Output(out_stream, color_wanted(out_stream) if color is None else color))
