@@ -1,8 +1,12 @@
 """Cold-process wall time of the read commands (DESIGN §10).
 
-  cronpy --version                                   target <= 50 ms
-  cronpy status            with --jobs jobs (1,000)  target <= 150 ms
-  cronpy history JOB       with --runs runs (1,000,000) stored   target <= 150 ms
+  cronpy --version, cronpy --help                    target <= 2.5x `python -c pass`
+  cronpy status            with --jobs jobs (1,000)  target <= 4x
+  cronpy history JOB       with --runs runs (1,000,000) stored   target <= 4x
+
+The floor, `python -c pass`, is timed in the same run with the same interpreter (the venv's,
+so both pay for site and the editable-install finder); the targets are ratios to it (DESIGN
+§10), as the machine is shared and its absolute speed moves.
 
 plus a few variants for context (``status --json``, ``history`` over every job,
 ``history JOB --status failed``). Each command is a fresh process with stdout not a terminal
@@ -264,6 +268,7 @@ def main() -> None:
         h = ["--state-dir", str(work / "history")]
         commands = {
             "cronpy --version": [*cronpy, "--version"],
+            "cronpy --help": [*cronpy, "--help"],
             f"cronpy status ({args.jobs:,} jobs)": [*cronpy, *s, "status"],
             f"cronpy history {HOT} ({args.runs:,} runs)": [*cronpy, *h, "history", HOT],
             "  status --json": [*cronpy, *s, "status", "--json"],
@@ -281,22 +286,25 @@ def main() -> None:
             "  python -c pass (interpreter floor)": [sys.executable, "-c", "pass"],
         }
         medians = time_commands(commands, args.min_runs, work)
-        targets = [50, 150, 150]
+        floor = medians["  python -c pass (interpreter floor)"]
+        targets = [2.5, 2.5, 4.0, 4.0]  # ratios to the floor
         rows = []
         for i, (name, median) in enumerate(medians.items()):
             target = targets[i] if i < len(targets) else None
+            ratio = median / floor
             rows.append(
                 [
                     name,
                     f"{median * 1000:.1f}",
-                    "" if target is None else f"{target}",
-                    "" if target is None else verdict(median * 1000, target),
+                    f"{ratio:.2f}x",
+                    "" if target is None else f"{target}x",
+                    "" if target is None else verdict(ratio, target),
                 ]
             )
         tool = "hyperfine --warmup 3 -N" if hyperfine() else "perf_counter loop"
         print_table(
             f"cold-process wall time, median ({tool}, stdout not a terminal)",
-            ["command", "median ms", "target ms", "verdict"],
+            ["command", "median ms", "x floor", "target", "verdict"],
             rows,
         )
         print_table(

@@ -12,7 +12,13 @@ timezones. Measured, as the median over --reps repetitions:
   launcher that starts nothing. Load + start + first tick is the
   figure the target is about.
 
+Then the scale series (DESIGN §10: 100,000 jobs load and plan in <= 5 s with RSS <= 250 MiB,
+and the cost grows linearly): for 1,000, 10,000 and 100,000 jobs written ``H H * * *``,
+``cronpy run`` from spawn to ``ready`` (fresh state, then a restart on it), its VmRSS and
+VmHWM once ready, and its context switches over --idle seconds after that (0: no wake-ups).
+
 Usage: .venv/bin/python bench/bench_load.py [--jobs 10000] [--reps 3] [--seed 1] [--profile]
+       [--scale 1000,10000,100000] [--idle 5]
 """
 
 from __future__ import annotations
@@ -24,9 +30,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from _common import RunnerProcess, print_table, use_bytecode_cache, verdict, write_job_file
+from _common import (
+    RunnerProcess,
+    print_table,
+    proc_sample,
+    use_bytecode_cache,
+    verdict,
+    write_job_file,
+)
 
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
 DOWS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun", "mon-fri", "sat,sun", "*", "*", "*"]
@@ -165,6 +179,64 @@ def in_process(job_file: Path, state: Path, profile: bool) -> dict[str, float]:
     return result
 
 
+def scale_series(work: Path, sizes: list[int], idle: float) -> None:
+    """``cronpy run`` with N jobs ``H H * * *``: time to ready, memory, idle wake-ups."""
+    rows = []
+    per_job: list[tuple[int, float, float]] = []
+    for n in sizes:
+        jobs = {f"job-{i:06d}": {"schedule": "H H * * *", "command": f"echo {i}"} for i in range(n)}
+        job_file = write_job_file(work / f"scale-{n}.toml", jobs)
+        state = work / f"scale-{n}"
+        for label in ("fresh", "restart"):
+            with RunnerProcess(job_file, state) as runner:
+                ready = runner.wait_ready(timeout=300)
+                first = proc_sample(runner.pid)
+                time.sleep(idle)
+                last = proc_sample(runner.pid)
+            switches = (last.voluntary + last.involuntary) - (first.voluntary + first.involuntary)
+            rows.append(
+                [
+                    f"{n:,}",
+                    label,
+                    f"{ready:.2f}",
+                    f"{last.rss_kib / 1024:.1f}",
+                    f"{last.hwm_kib / 1024:.1f}",
+                    str(switches),
+                ]
+            )
+            if label == "fresh":
+                per_job.append((n, ready, last.rss_kib / 1024))
+    print_table(
+        f"`cronpy run`, N jobs `H H * * *`: spawn to ready, memory, wake-ups in {idle:g} s idle",
+        ["jobs", "state", "ready s", "RSS MiB", "HWM MiB", "ctx switches"],
+        rows,
+    )
+    if len(per_job) > 1:
+        base_n, base_t, base_m = per_job[0]
+        print_table(
+            f"growth against {base_n:,} jobs (linear: the time and the memory above the"
+            " first row grow as the jobs do)",
+            ["jobs", "x jobs", "x ready time", "ms per job", "KiB per job above the first"],
+            [
+                [
+                    f"{n:,}",
+                    f"{n / base_n:g}",
+                    f"{t / base_t:.1f}",
+                    f"{t / n * 1000:.3f}",
+                    "-" if n == base_n else f"{(m - base_m) * 1024 / (n - base_n):.2f}",
+                ]
+                for n, t, m in per_job
+            ],
+        )
+    biggest = per_job[-1]
+    if biggest[0] >= 100_000:
+        print(
+            f"{biggest[0]:,} jobs: ready in {biggest[1]:.2f} s (target <= 5 s: "
+            f"{verdict(biggest[1], 5)}), RSS {biggest[2]:.1f} MiB (target <= 250 MiB: "
+            f"{verdict(biggest[2], 250)})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=10_000, help="jobs in the file (10,000)")
@@ -173,6 +245,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="print a cProfile of one in-process load + start"
     )
+    parser.add_argument(
+        "--scale",
+        default="1000,10000,100000",
+        help="job counts for the `H H * * *` series ('' to skip)",
+    )
+    parser.add_argument("--idle", type=float, default=5.0, help="idle seconds measured (5)")
     args = parser.parse_args()
     use_bytecode_cache()
 
@@ -223,6 +301,10 @@ def main() -> None:
         ["state", "median ms", "min ms", "max ms"],
         rows,
     )
+    sizes = [int(n) for n in args.scale.split(",") if n.strip()]
+    if sizes:
+        with tempfile.TemporaryDirectory(prefix="cronpy-bench-") as tmp:
+            scale_series(Path(tmp), sizes, args.idle)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +10,8 @@ def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """`` (did you mean 'schedule'?)`` when one of ``choices`` is close to ``word``; else ''."""
     if not isinstance(word, str):
         return ""
+    import difflib  # here: every command imports this module, few ever suggest a name
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 

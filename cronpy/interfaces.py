@@ -8,23 +8,24 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from cronpy.model import (
-    Claim,
-    Control,
-    ControlKind,
-    Finish,
-    Job,
-    JobState,
-    LaunchRequest,
-    Outcome,
-    Run,
-    RunnerInfo,
-    Spawned,
-    Status,
-    Trigger,
-)
+if TYPE_CHECKING:  # annotations only: `cronpy status` should not load the job-file model
+    from cronpy.model import (
+        Claim,
+        Control,
+        ControlKind,
+        Finish,
+        Job,
+        JobState,
+        LaunchRequest,
+        Outcome,
+        Run,
+        RunnerInfo,
+        Spawned,
+        Status,
+        Trigger,
+    )
 
 
 class Clock(Protocol):

@@ -17,10 +17,10 @@ import stat
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronpy.config.check import Checker, check_document
 from cronpy.config.locate import Locator
+from cronpy.config.zone import system_timezone
 from cronpy.errors import ConfigError, Problem
 from cronpy.model import JobFile
 from cronpy.trust import untrusted_reason
@@ -145,25 +145,3 @@ def refuse_if_others_can_write(info: os.stat_result, path: Path, name: str) -> N
                 )
             ]
         )
-
-
-def system_timezone() -> ZoneInfo:
-    """The machine's zone: $TZ, else the /etc/localtime link, else /etc/timezone, else UTC."""
-    candidates: list[str] = []
-    tz_env = os.environ.get("TZ", "").lstrip(":")
-    if tz_env:
-        candidates.append(tz_env.split("zoneinfo/", 1)[-1])
-    try:
-        link = os.readlink("/etc/localtime")
-        if "zoneinfo/" in link:
-            candidates.append(link.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    for name in candidates:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            continue
-    return ZoneInfo("UTC")

@@ -3,7 +3,6 @@ flight and the starts still waiting, with the small rules that read them."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -33,13 +32,27 @@ class Pending:
     handed: bool = False  # deferred once for a peer runner: its next claim is not deferred
 
 
-@dataclass
+class PendingQueue(list[Pending]):
+    """A job's waiting starts, oldest first: a list with deque's two end operations. An empty
+    deque holds a 64-slot block (~600 B) and nearly every job's queue is empty; with 100,000
+    jobs that was 60 MiB. The queue stays short (at most 100 replayed starts)."""
+
+    __slots__ = ()
+
+    def appendleft(self, item: Pending) -> None:
+        self.insert(0, item)
+
+    def popleft(self) -> Pending:
+        return self.pop(0)
+
+
+@dataclass(slots=True)  # no __dict__: one per job, 100,000 jobs
 class JobRuntime:
     job: Job
     state: JobState
     starting: int = 0  # starts decided but not claimed yet: the job counts as busy
     running: dict[int, Active] = field(default_factory=dict)
-    pending: deque[Pending] = field(default_factory=deque)
+    pending: PendingQueue = field(default_factory=PendingQueue)
     live_from: datetime | None = None  # occurrences before this were missed (paused, runner down)
     failed_last: bool = False  # the last final result was a failure (for on_recovery)
     upstream_done: set[str] = field(default_factory=set)  # `after` jobs done since our start

@@ -2,7 +2,16 @@
 
 Nothing here reads a clock, a file or a database. Times are aware datetimes in UTC;
 durations are float seconds; sizes are int bytes.
+
+The job file's records (``cronpy.model.job``) and the launcher's (``cronpy.model.launch``)
+load when first asked for: the read commands handle runs and job states only, and
+``cronpy status`` should not pay for building the other classes.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 from cronpy.model.enums import (
     Backoff,
@@ -14,22 +23,30 @@ from cronpy.model.enums import (
     Status,
     Trigger,
 )
-from cronpy.model.job import Job, JobFile, Keep, Notify, Retry, RunnerSettings, Smtp, Window
 from cronpy.model.run import (
     Claim,
     Control,
     ControlKind,
     Finish,
-    HookOutcome,
-    HookRequest,
     JobState,
-    LaunchRequest,
-    Outcome,
     RetryDue,
     Run,
     RunnerInfo,
     Spawned,
 )
+
+if TYPE_CHECKING:
+    from cronpy.model.job import (
+        Job,
+        JobFile,
+        Keep,
+        Notify,
+        Retry,
+        RunnerSettings,
+        Smtp,
+        Window,
+    )
+    from cronpy.model.launch import HookOutcome, HookRequest, LaunchRequest, Outcome
 
 __all__ = [
     "Backoff",
@@ -62,3 +79,19 @@ __all__ = [
     "Trigger",
     "Window",
 ]
+
+_LAZY = {
+    **dict.fromkeys(
+        ["Job", "JobFile", "Keep", "Notify", "Retry", "RunnerSettings", "Smtp", "Window"],
+        "cronpy.model.job",
+    ),
+    **dict.fromkeys(
+        ["HookOutcome", "HookRequest", "LaunchRequest", "Outcome"], "cronpy.model.launch"
+    ),
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

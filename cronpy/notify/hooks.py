@@ -20,11 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import smtplib
 import threading
-import urllib.request
 from collections.abc import Callable, Iterable
-from email.message import EmailMessage
 from typing import Any, Protocol
 
 from cronpy.model import HookOutcome, HookRequest, Job, MailOutput, Run, Smtp
@@ -68,8 +65,8 @@ class JobHooks:
         log: Callable[..., None],
         launcher: HookLauncher,
         *,
-        urlopen: Callable[..., Any] = urllib.request.urlopen,
-        smtp: Callable[..., Any] = smtplib.SMTP,
+        urlopen: Callable[..., Any] | None = None,  # default urllib.request.urlopen
+        smtp: Callable[..., Any] | None = None,  # default smtplib.SMTP
         mail: Smtp | None = None,
     ) -> None:
         self.log = log
@@ -131,12 +128,18 @@ class JobHooks:
         )
 
     def _request(self, job: Job, url: str, body: bytes | None = None) -> None:
+        # urllib and smtplib load here, not with the runner: both import ssl, several MiB of
+        # resident memory that a runner without webhooks, pings or mail never needs
+        import urllib.request
+
+        urlopen = self.urlopen or urllib.request.urlopen
+
         def send() -> None:
             request = urllib.request.Request(url, data=body, method="POST" if body else "GET")
             if body:
                 request.add_header("Content-Type", "application/json")
             try:
-                with self.urlopen(request, timeout=_TIMEOUT) as response:
+                with urlopen(request, timeout=_TIMEOUT) as response:
                     response.read(1024)
             except (OSError, ValueError) as exc:
                 self.log("notify-error", job=job.name, url=url, reason=str(exc))
@@ -144,6 +147,10 @@ class JobHooks:
         _background(send)
 
     def _email(self, event: str, address: str, job: Job, run: Run) -> None:
+        import smtplib
+        from email.message import EmailMessage
+
+        connect = self.smtp or smtplib.SMTP
         mail = self.mail
         if event == "output":  # cron's subject line, with how it ended
             what = f"output ({run.status}"
@@ -165,7 +172,7 @@ class JobHooks:
 
         def send() -> None:
             try:
-                with self.smtp(mail.host, mail.port, timeout=_TIMEOUT) as smtp:
+                with connect(mail.host, mail.port, timeout=_TIMEOUT) as smtp:
                     if mail.starttls:
                         smtp.starttls()
                     if mail.user is not None:

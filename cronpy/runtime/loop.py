@@ -254,7 +254,12 @@ class Runner:
         self.signals.install()
         self._open_wake_socket()
         lost = {r.id for r in self.store.running_runs()}
-        self.scheduler.start()
+        gc.disable()  # start builds a state and a plan per job and no cycles: with 100,000
+        try:  # jobs the collector's passes over them were a fifth of the start
+            self.scheduler.start()
+        finally:
+            gc.enable()
+        gc.freeze()  # they live as long as the jobs
         if lost and (killed := kill_leftovers(lost, self.state_dir)):
             self.log("killed-leftovers", processes=killed)
         self.log(

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
-import socket
 import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -147,6 +145,8 @@ def _read_holder_record(state_dir: Path) -> dict[str, Any] | None:
     # A rewrite in place may be caught half-way: read again rather than report no holder.
     for _ in range(3):
         try:
+            import json  # here and in the writer: `status` with no runner up never reads it
+
             data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
         except OSError:
             return None
@@ -204,7 +204,11 @@ class RunnerLock:
         self.path = lock_path(state_dir)
         self.timeout = timeout
         self.pid = os.getpid() if pid is None else pid
-        self.host = socket.gethostname() if host is None else host
+        if host is None:
+            import socket  # here and in send_wake: `cronpy status` needs neither
+
+            host = socket.gethostname()
+        self.host = host
         self._lock: BaseFileLock | None = None
         self._record: dict[str, Any] = {}
         self._holder_fd: int | None = None
@@ -321,6 +325,8 @@ class RunnerLock:
 
 def _padded(record: dict[str, Any]) -> str:
     """``record`` as JSON padded with spaces to HOLDER_SIZE; long notes are cut to fit."""
+    import json
+
     record = dict(record)
     while True:
         text = json.dumps(record)
@@ -360,6 +366,8 @@ def write_private(path: Path, text: str) -> None:
 def send_wake(state_dir: Path) -> bool:
     """Nudge the runner to look at its controls now. False when no runner listens; the
     request is in the store either way and a runner that starts later will see it."""
+    import socket
+
     path = wake_socket_path(state_dir)
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)

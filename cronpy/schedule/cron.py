@@ -50,7 +50,7 @@ def _date_of(day_index: int) -> tuple[int, int, int]:
 # --- the schedule ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: one per job, 100,000 jobs
 class CronSchedule:
     """A cron expression in a zone; build one with ``parse_schedule``."""
 

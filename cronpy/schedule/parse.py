@@ -15,9 +15,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any, TypeVar
 
 from cronpy.errors import DurationError
 from cronpy.model.durations import format_duration, parse_duration
+
+T = TypeVar("T")
 
 
 class FieldError(Exception):
@@ -119,10 +122,14 @@ def _span(spec: _Field, start: int, end: int, step: int) -> list[int]:
     return values[::step]
 
 
-def _hashed(spec: _Field, match: re.Match[str], job_name: str) -> list[int]:
+def _hash_number(spec: _Field, job_name: str) -> int:
     # sha256 rather than hash(): the value must not change between processes or restarts
     digest = hashlib.sha256(f"{spec.name}\0{job_name}".encode()).digest()
-    number = int.from_bytes(digest[:8], "big")
+    return int.from_bytes(digest[:8], "big")
+
+
+def _hashed(spec: _Field, match: re.Match[str], job_name: str) -> list[int]:
+    number = _hash_number(spec, job_name)
     low, high = spec.low, spec.hash_top
     if match["start"] is not None:
         low, high = _value(spec, match["start"]), _value(spec, match["end"])
@@ -196,7 +203,7 @@ def _parse_field(spec: _Field, text: str, job_name: str) -> _Parsed:
 # about 10 µs, and the table is shared by every schedule with the same day fields.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # no __dict__: one per job, 100,000 jobs
 class Days:
     """The day-of-month and day-of-week fields together, combined as Vixie cron does."""
 
@@ -287,15 +294,64 @@ class CronFields:
     days: Days
 
 
+_SHARED: dict[object, Any] = {}
+
+
+def _share(value: T) -> T:
+    """One copy of each equal value. A hundred thousand jobs written ``H H * * *`` have equal
+    day fields (about 2 KiB of sets each) and only 60 different minutes: keep one of each."""
+    if len(_SHARED) > 65_536:  # reloads with ever new schedules: start over, never grow
+        _SHARED.clear()
+    found: T = _SHARED.setdefault(value, value)
+    return found
+
+
 def parse_cron(fields: Sequence[str], job_name: str) -> CronFields:
     """Five fields, or six with seconds first. ``job_name`` seeds ``H``."""
-    specs: tuple[_Field, ...] = (_MIN, _HOUR, _DOM, _MONTH, _DOW)
-    if len(fields) == 6:
-        specs = (_SEC, *specs)
-    parsed = [_parse_field(spec, f, job_name) for spec, f in zip(specs, fields, strict=True)]
-    *times, dom, month, dow = parsed
-    seconds = times[0].values if len(times) == 3 else {0}
-    dom_text, dow_text = fields[-3], fields[-1]
+    specs: tuple[_Field, ...] = (_MIN, _HOUR) if len(fields) == 5 else (_SEC, _MIN, _HOUR)
+    # left to right, so the first wrong field is the one reported
+    times = [_time_values(spec, f, job_name) for spec, f in zip(specs, fields[:-3], strict=True)]
+    dom_text, month_text, dow_text = fields[-3:]
+    hashed = any(_HASH_ITEM.search(f) for f in fields[-3:])
+    days, months = _day_fields(dom_text, month_text, dow_text, job_name if hashed else "")
+    return CronFields(
+        fixed_time=not any(f.startswith("*") for f in fields[: len(times)]),
+        seconds=times[0] if len(times) == 3 else (0,),
+        minutes=times[-2],
+        hours=times[-1],
+        months=months,
+        days=days,
+    )
+
+
+# An item of a field that uses H. A field without one means the same for every job, so it is
+# parsed once: 100,000 jobs written "H H * * *" share their "* * *".
+_HASH_ITEM = re.compile(r"(?:^|,)h", _I)
+
+
+def _time_values(spec: _Field, text: str, job_name: str) -> tuple[int, ...]:
+    if text in ("H", "h"):  # the common case, as _hashed reads it, without the general parser
+        span = spec.hash_top - spec.low + 1
+        return _share((spec.low + _hash_number(spec, job_name) % span,))
+    if _HASH_ITEM.search(text):
+        return _share(tuple(sorted(_parse_field(spec, text, job_name).values)))
+    return _unhashed_time_values(spec.name, text)
+
+
+@lru_cache(maxsize=1024)
+def _unhashed_time_values(spec_name: str, text: str) -> tuple[int, ...]:
+    spec = {s.name: s for s in (_SEC, _MIN, _HOUR)}[spec_name]
+    return _share(tuple(sorted(_parse_field(spec, text, "").values)))
+
+
+@lru_cache(maxsize=1024)
+def _day_fields(
+    dom_text: str, month_text: str, dow_text: str, job_name: str
+) -> tuple[Days, tuple[int, ...]]:
+    """The day fields, and the months; ``job_name`` is "" unless one of them uses H."""
+    dom = _parse_field(_DOM, dom_text, job_name)
+    month = _parse_field(_MONTH, month_text, job_name)
+    dow = _parse_field(_DOW, dow_text, job_name)
     days = Days(
         dom=frozenset(dom.values),
         last_day=dom.last_day,
@@ -304,21 +360,15 @@ def parse_cron(fields: Sequence[str], job_name: str) -> CronFields:
         nth=frozenset(dow.nth),
         either=not (dom_text[0] in "*?" or dow_text[0] in "*?"),
     )
-    months = tuple(sorted(month.values))
+    days = _share(days)
+    months = _share(tuple(sorted(month.values)))
     if not _ever_matches(days, months):
         weekday = "" if dow_text in ("*", "?") else f' and day-of-week "{dow_text}"'
         raise FieldError(
             f'it never fires: no date has day-of-month "{dom_text}"{weekday} '
-            f'in month "{fields[-2]}"'
+            f'in month "{month_text}"'
         )
-    return CronFields(
-        fixed_time=not any(f.startswith("*") for f in fields[: len(times)]),
-        seconds=tuple(sorted(seconds)),
-        minutes=tuple(sorted(times[-2].values)),
-        hours=tuple(sorted(times[-1].values)),
-        months=months,
-        days=days,
-    )
+    return days, months
 
 
 def parse_every(words: Sequence[str]) -> timedelta:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -20,12 +19,16 @@ def _us(when: datetime) -> int:
 
 
 def encode(retries: Sequence[RetryDue]) -> str:
+    import json  # here and below: `cronpy status` reads "[]" for almost every job
+
     return json.dumps([[_us(r.scheduled_at), r.attempt, _us(r.due_at)] for r in retries])
 
 
 def decode(text: str | None) -> tuple[RetryDue, ...]:
-    if not text:
+    if not text or text == "[]":  # most jobs: no json.loads per row (status reads them all)
         return ()
+    import json
+
     return tuple(
         RetryDue(_EPOCH + s * _MICROSECOND, int(a), _EPOCH + d * _MICROSECOND)
         for s, a, d in json.loads(text)

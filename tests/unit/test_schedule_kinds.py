@@ -218,7 +218,10 @@ def _immutable(value: object) -> bool:
         try:  # a frozen dataclass refuses any assignment
             setattr(value, dataclasses.fields(value)[0].name, None)
         except dataclasses.FrozenInstanceError:
-            return all(_immutable(v) for v in vars(value).values())
+            # every attribute: a slotted dataclass has no others (and no vars())
+            names = [f.name for f in dataclasses.fields(value)]
+            extra = list(getattr(value, "__dict__", {}))
+            return all(_immutable(getattr(value, n)) for n in names + extra)
         return False
     if isinstance(value, (tuple, frozenset)):
         return all(_immutable(v) for v in value)

@@ -14,7 +14,7 @@ from cronpy.errors import StateError, UsageError
 
 if TYPE_CHECKING:
     from cronpy.engine.why import WhyAnswer
-    from cronpy.interfaces import Store
+    from cronpy.interfaces import Schedule, Store
     from cronpy.model import Job, JobState
 
 RECORDS_SEARCHED = 10_000
@@ -64,6 +64,14 @@ def _from_file(path: Path, name: str) -> Job:
 
 def job_from_state(state: JobState) -> Job:
     from cronpy.model import Job
+
+    schedule = schedule_from_state(state)  # checks that the state has a schedule and a zone
+    zone = ZoneInfo(state.timezone)
+    return Job(name=state.name, schedule=schedule, command=state.command, timezone=zone)
+
+
+def schedule_from_state(state: JobState) -> Schedule:
+    """The job's schedule as the state remembers it (``status`` wants no more than this)."""
     from cronpy.schedule import parse_at, parse_schedule
 
     if not state.schedule or not state.timezone:
@@ -76,4 +84,4 @@ def job_from_state(state: JobState) -> Job:
         schedule = parse_at(state.schedule[3:].split(", "), tz=zone)
     else:
         schedule = parse_schedule(state.schedule, tz=zone, job_name=state.name)
-    return Job(name=state.name, schedule=schedule, command=state.command, timezone=zone)
+    return schedule

@@ -197,14 +197,14 @@ def _next_fire(state: JobState, now: datetime) -> datetime | None:
     """The job's next fire time after ``now`` from what the state remembers of its schedule;
     None when it has none (after-only, @reboot) or the state cannot say. Only asked when no
     runner is up, so a status with a runner never loads the schedule code."""
-    from cronpy.cli.commands.explain import job_from_state
+    from cronpy.cli.commands.explain import schedule_from_state
     from cronpy.errors import CronpyError
 
     try:
-        job = job_from_state(state)
+        schedule = schedule_from_state(state)
     except (CronpyError, ValueError, KeyError):
         return None
-    return job.schedule.next_after(now, anchor=state.first_seen)
+    return schedule.next_after(now, anchor=state.first_seen)
 
 
 def _instant(text: str | None) -> datetime | None:

@@ -14,7 +14,6 @@ all, and rich is never imported: that keeps ``cronpy status | grep`` and scripts
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from typing import Any, TextIO
 
@@ -50,8 +49,11 @@ def render(
         # indented for a person at a terminal; compact for machines, where json's C encoder
         # is several times faster (indent forces the pure-Python one)
         indent = 2 if isatty(out_stream) else None
-        json.dump(result.to_json(), out_stream, indent=indent, ensure_ascii=False)
-        out_stream.write("\n")
+        import json  # here: the tables do not need it
+
+        # dumps, not dump: json.dump streams through the pure-Python encoder even unindented
+        text = json.dumps(result.to_json(), indent=indent, ensure_ascii=False)
+        out_stream.write(text + "\n")
         return
     draw = view_for(type(result))
     draw(result, Output(out_stream, color_wanted(out_stream) if color is None else color))

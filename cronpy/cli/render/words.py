@@ -3,7 +3,8 @@ wears. Shared by every view, and by ``cronpy trigger --wait`` for its closing li
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+import time
+from datetime import date, datetime, timedelta, tzinfo
 
 from cronpy.model import Run, Status
 from cronpy.model.durations import format_duration
@@ -21,12 +22,25 @@ def when(moment: datetime | None, zone: tzinfo | None = None, *, short: bool = F
     local = moment.astimezone(zone)
     if not short:
         return local.strftime("%Y-%m-%d %H:%M:%S %Z")
-    today = datetime.now(local.tzinfo).date()
+    today = _today(local.tzinfo)
     if local.date() == today:
         return local.strftime("%H:%M:%S")
     if local.year == today.year:
         return local.strftime("%b %d %H:%M")
     return local.strftime("%Y-%m-%d %H:%M")
+
+
+_TODAY: dict[tzinfo | None, tuple[float, date]] = {}
+
+
+def _today(zone: tzinfo | None) -> date:
+    """Today's date in ``zone``, read from the clock at most once a second: a table of a
+    thousand rows asks for it two thousand times."""
+    now = time.monotonic()
+    known = _TODAY.get(zone)
+    if known is None or now - known[0] >= 1.0:
+        known = _TODAY[zone] = (now, datetime.now(zone).date())
+    return known[1]
 
 
 def zone_name(zone: tzinfo | None) -> str:

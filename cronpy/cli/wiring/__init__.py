@@ -32,11 +32,16 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def state_option(ctx: typer.Context) -> str | None:
+    """The root ``--state-dir`` (or $CRONPY_STATE_DIR, which typer reads into it) as given."""
+    option: Path | None = ctx.find_root().params.get("state_dir")
+    return None if option is None else str(option)
+
+
 def state_dir(ctx: typer.Context) -> Path:
     from cronpy.runtime.statedir import resolve_state_dir
 
-    option: Path | None = ctx.find_root().params.get("state_dir")
-    return resolve_state_dir(None if option is None else str(option))
+    return resolve_state_dir(state_option(ctx))
 
 
 def open_state(ctx: typer.Context, *, write: bool = False) -> tuple[Path, Store]:

@@ -16,6 +16,7 @@ from cronpy.cli.wiring import (
     now,
     open_state,
     render,
+    state_option,
     write_bytes,
 )
 
@@ -33,22 +34,15 @@ def status(
 
     For each job: schedule, next run, last result, what runs now, pauses, disabled and late
     jobs. With no runner up, the next run says when it would run."""
-    from cronpy.cli.commands.common import shown_zone
-    from cronpy.cli.commands.status import status as build
-    from cronpy.runtime.statedir import runner_alive
+    from cronpy.cli.fast import show_status
 
-    state_dir, store = open_state(ctx)
-    with closing(store):
-        result = build(
-            store,
-            state_dir=state_dir,
-            runner=runner_alive(state_dir),
-            job=job,
-            now=now(),
-            zone=shown_zone(utc),
-        )
-    render(result, as_json)
-    return 0
+    return show_status(
+        state_option=state_option(ctx),
+        store_option=ctx.find_root().params.get("store"),
+        job=job,
+        utc=utc,
+        as_json=as_json,
+    )
 
 
 def history(
@@ -78,27 +72,18 @@ def history(
     """Show past runs, newest first, under a strip of outcomes.
 
     The strip shows each run's outcome in colour (letters without colour), oldest first."""
-    from cronpy.cli.commands.common import check_count, parse_since, shown_zone
-    from cronpy.cli.commands.history import history as build
-    from cronpy.cli.commands.history import parse_status
+    from cronpy.cli.fast import show_history
 
-    check_count(limit)
-    zone = shown_zone(utc)
-    wanted = None if status_name is None else parse_status(status_name)
-    start = None if since is None else parse_since(since, now=now(), tz=zone)
-    state_dir, store = open_state(ctx)
-    with closing(store):
-        result = build(
-            store,
-            state_dir=state_dir,
-            job=job,
-            limit=limit,
-            status=wanted,
-            since=start,
-            zone=zone,
-        )
-    render(result, as_json)
-    return 0
+    return show_history(
+        state_option=state_option(ctx),
+        store_option=ctx.find_root().params.get("store"),
+        job=job,
+        limit=limit,
+        status_name=status_name,
+        since=since,
+        utc=utc,
+        as_json=as_json,
+    )
 
 
 def logs(
