@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from typing import IO
@@ -84,8 +85,14 @@ def test_waiting_commands_notice_a_killed_runner(e2e: E2E, command: list[str]) -
 
 def test_ctrl_c_during_trigger_wait_leaves_the_run_going(e2e: E2E) -> None:
     runner = e2e.start(JOBS)
+    # Ctrl-C as a terminal sends it, even when this suite itself runs in the background (a
+    # shell starts background jobs with SIGINT ignored, and exec keeps it ignored)
+    unignore = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL);"
+        " os.execv(sys.argv[1], sys.argv[1:])"
+    )
     proc = subprocess.Popen(
-        [CRONPY, "trigger", "long", "--wait"],
+        [sys.executable, "-c", unignore, CRONPY, "trigger", "long", "--wait"],
         env=runner.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
