@@ -164,6 +164,9 @@ class Claim:
     runner_id: int
     cursor: datetime | None = None
     lease_until: datetime | None = None  # see Store.renew_leases; None: the run holds no lease
+    # the job's max_runs: the claim is refused once the job has started that many runs, so
+    # runners sharing a store stop together
+    max_runs: int | None = None
 
 
 @dataclass(frozen=True)

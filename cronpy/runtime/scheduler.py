@@ -46,6 +46,7 @@ from cronpy.model import (
     LaunchRequest,
     Outcome,
     Spawned,
+    Trigger,
 )
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
@@ -339,6 +340,8 @@ class Scheduler:
                         runner_id=self.runner_id,
                         cursor=s.cursor,
                         lease_until=lease_until,
+                        # a trigger is an explicit request: it runs whatever the count
+                        max_runs=None if s.trigger is Trigger.MANUAL else s.job.max_runs,
                     )
                     for s in starts
                 ]

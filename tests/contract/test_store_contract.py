@@ -847,3 +847,23 @@ def test_import_runs_copies_history_once(backend: Opener, tmp_path: Path) -> Non
     assert copied[at(60)].status is Status.FAILED and copied[at(60)].ended_at == at(62)
     assert copied[at(120)].missed_count == 4 and copied[at(120)].reason == "runner was down"
     source.close()
+
+
+def test_a_claim_past_max_runs_is_refused_whoever_claims(backend: Opener) -> None:
+    a, b = backend(), backend()  # two runners on one store
+    a.save_job_states([JobState(name="backup", first_seen=T0)])
+    ra, rb = a.register_runner("a", 1, T0), b.register_runner("b", 2, T0)
+
+    def claim(store: Store, runner: int, n: int) -> int | None:
+        return store.claim_runs(
+            [Claim("backup", at(n), Trigger.SCHEDULE, 1, at(n), HOST, runner, max_runs=2)]
+        )[0]
+
+    assert claim(a, ra, 0) is not None
+    assert claim(b, rb, 1) is not None  # the second start, on the other runner
+    assert claim(a, ra, 2) is None  # max_runs reached, whoever counted the first two
+    assert claim(b, rb, 3) is None
+    state = a.job_state("backup")
+    assert state is not None and state.run_count == 2
+    # without max_runs (a trigger), the claim is not refused
+    assert a.claim_runs([Claim("backup", at(4), Trigger.MANUAL, 1, at(4), HOST, ra)])[0]

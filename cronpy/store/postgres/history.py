@@ -37,6 +37,7 @@ class NewRun:
     reason: str | None = None
     missed_count: int | None = None
     lease_until: datetime | None = None
+    max_runs: int | None = None  # a start refused once the job has started this many runs
 
     @classmethod
     def claim(cls, claim: Claim, log_path: str | None = None) -> NewRun:
@@ -53,6 +54,7 @@ class NewRun:
             cursor=claim.cursor,
             log_path=log_path,
             lease_until=claim.lease_until,
+            max_runs=claim.max_runs,
         )
 
 
@@ -75,17 +77,26 @@ WITH input AS MATERIALIZED (
         %(status)s::text[], %(trigger)s::text[], %(host)s::text[], %(runner_id)s::bigint[],
         %(at)s::timestamptz[], %(started)s::boolean[], %(cursor)s::timestamptz[],
         %(log_path)s::text[], %(reason)s::text[], %(missed_count)s::integer[],
-        %(lease_until)s::timestamptz[]
+        %(lease_until)s::timestamptz[], %(max_runs)s::integer[]
     ) WITH ORDINALITY AS u(job, scheduled_at, attempt, status, trigger, host, runner_id, at,
-                           started, cursor, log_path, reason, missed_count, lease_until, ord)
+                           started, cursor, log_path, reason, missed_count, lease_until,
+                           max_runs, ord)
     ORDER BY u.ord
+), counted AS (
+    -- the run counts of jobs with max_runs, row-locked: runners claiming at once wait here
+    SELECT name, run_count FROM jobs
+    WHERE name IN (SELECT job FROM input WHERE max_runs IS NOT NULL)
+    ORDER BY name FOR UPDATE
 ), inserted AS (
     INSERT INTO runs (id, job, scheduled_at, created_at, started_at, ended_at, status, attempt,
                       trigger, host, runner_id, log_path, reason, missed_count, lease_until)
     SELECT id, job, scheduled_at, at, CASE WHEN started THEN at END,
            CASE WHEN started THEN NULL ELSE at END, status, attempt, trigger, host, runner_id,
            log_path, reason, missed_count, lease_until
-    FROM input ORDER BY job, scheduled_at, attempt, ord
+    FROM input
+    WHERE max_runs IS NULL
+       OR coalesce((SELECT run_count FROM counted WHERE name = input.job), 0) < max_runs
+    ORDER BY job, scheduled_at, attempt, ord
     ON CONFLICT (job, scheduled_at, attempt) DO NOTHING
     RETURNING id
 ), credited AS (
@@ -123,6 +134,7 @@ def insert_runs(db: Conn, rows: Sequence[NewRun]) -> list[int | None]:
         "reason": [r.reason for r in rows],
         "missed_count": [r.missed_count for r in rows],
         "lease_until": [aware_or_none(r.lease_until) for r in rows],
+        "max_runs": [r.max_runs for r in rows],
     }
     ids: list[int | None] = [None] * len(rows)
     for ord_, run_id in db.execute(INSERT_RUNS, params).fetchall():

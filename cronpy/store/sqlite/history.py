@@ -21,7 +21,12 @@ ADVANCE_CURSOR = (
 
 
 def insert_claim(db: sqlite3.Connection, claim: Claim, log_path: str | None = None) -> int | None:
-    """``insert_run`` for a start; a batch of claims carries no log paths (set_pids adds them)."""
+    """``insert_run`` for a start; a batch of claims carries no log paths (set_pids adds them).
+    None, too, when the job has started ``claim.max_runs`` runs already."""
+    if claim.max_runs is not None:
+        row = db.execute("SELECT run_count FROM jobs WHERE name = ?", (claim.job,)).fetchone()
+        if row is not None and row[0] >= claim.max_runs:
+            return None
     return insert_run(
         db,
         job=claim.job,
