@@ -207,6 +207,7 @@ class Store(ABC):
         log_path: str | None = None,
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
+        max_runs: int | None = None,
     ) -> int | None:
         """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
         already has a record: the occurrence was claimed before. One atomic write, made before

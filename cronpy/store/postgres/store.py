@@ -183,6 +183,7 @@ class PostgresStore(Store):
         log_path: str | None = None,
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
+        max_runs: int | None = None,
     ) -> int | None:
         claim = Claim(
             job=job,
@@ -194,6 +195,7 @@ class PostgresStore(Store):
             runner_id=runner_id,
             cursor=cursor,
             lease_until=lease_until,
+            max_runs=max_runs,
         )
         with guard(self.where):
             return insert_runs(self._conn(), [NewRun.claim(claim, log_path)])[0]

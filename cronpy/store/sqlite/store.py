@@ -175,6 +175,7 @@ class SqliteStore(Store):
         log_path: str | None = None,
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
+        max_runs: int | None = None,
     ) -> int | None:
         claim = Claim(
             job=job,
@@ -186,6 +187,7 @@ class SqliteStore(Store):
             runner_id=runner_id,
             cursor=cursor,
             lease_until=lease_until,
+            max_runs=max_runs,
         )
         with durable_transaction(self._db, self.path) as db:
             return insert_claim(db, claim, log_path)
