@@ -395,5 +395,6 @@ SETTINGS: dict[str, Convert] = {
     "shutdown_grace": _duration(positive=False),
     "metrics": _listen_address,
     "smtp": _smtp,
+    "cgroups": _bool,
 }
 TOP_KEYS = ["defaults", "jobs", "cronpy"]

@@ -80,7 +80,11 @@ class Runner:
         # A runner owns its jobs' trees: orphans come back to it, each run gets a cgroup
         # where one can be made, and CRONPY_STATE_DIR is the state dir's real path.
         self.launcher = Launcher(
-            self.selector, self.clock.monotonic, state_dir=state_dir, subreaper=True, cgroups=True
+            self.selector,
+            self.clock.monotonic,
+            state_dir=state_dir,
+            subreaper=True,
+            cgroups=job_file.settings.cgroups,
         )
         self.host = socket.gethostname()
         digest = file_hash(job_file_path)

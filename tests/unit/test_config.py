@@ -919,3 +919,11 @@ def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(ConfigError, match="not a regular file"):
         load_job_file(fifo)
+
+
+def test_cgroups_can_be_turned_off_in_the_cronpy_table() -> None:
+    on = parse('[jobs.a]\nschedule = "@daily"\ncommand = "true"\n')
+    off = parse('[cronpy]\ncgroups = false\n[jobs.a]\nschedule = "@daily"\ncommand = "true"\n')
+    assert (on.settings.cgroups, off.settings.cgroups) == (True, False)
+    bad = only('[cronpy]\ncgroups = "no"\n[jobs.a]\nschedule = "@daily"\ncommand = "true"\n')
+    assert bad.key == "cronpy.cgroups" and "true or false" in bad.message
