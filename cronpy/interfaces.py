@@ -208,6 +208,7 @@ class Store(ABC):
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
         max_runs: int | None = None,
+        exclusive: bool = False,
     ) -> int | None:
         """Insert a ``running`` run and return its id, or None when (job, scheduled_at, attempt)
         already has a record: the occurrence was claimed before. One atomic write, made before

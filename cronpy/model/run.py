@@ -136,6 +136,8 @@ class ControlKind(StrEnum):
 # How a runner's answer to a RELOAD control starts when it refused the file (the old jobs keep
 # running); ``cronpy reload`` exits 2 on it.
 RELOAD_REJECTED = "rejected: "
+# why an occurrence was skipped when another runner sharing the store runs the job (forbid)
+OVERLAP_ELSEWHERE = "overlap: the job is running on another runner"
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,9 @@ class Claim:
     # the job's max_runs: the claim is refused once the job has started that many runs, so
     # runners sharing a store stop together
     max_runs: int | None = None
+    # overlap = "forbid" across runners: while another runner runs the job, the occurrence is
+    # recorded skipped (overlap) instead of claimed
+    exclusive: bool = False
 
 
 @dataclass(frozen=True)

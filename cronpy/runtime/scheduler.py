@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cronpy.engine.actions import (
+    CURSOR_TRIGGERS,
     Action,
     Announce,
     AnnounceStart,
@@ -45,6 +46,7 @@ from cronpy.model import (
     JobState,
     LaunchRequest,
     Outcome,
+    Overlap,
     Spawned,
     Trigger,
 )
@@ -342,6 +344,10 @@ class Scheduler:
                         lease_until=lease_until,
                         # a trigger is an explicit request: it runs whatever the count
                         max_runs=None if s.trigger is Trigger.MANUAL else s.job.max_runs,
+                        # forbid holds across runners sharing the store (one runner: in memory)
+                        exclusive=self.fleet is not None
+                        and s.job.overlap is Overlap.FORBID
+                        and s.trigger in CURSOR_TRIGGERS,
                     )
                     for s in starts
                 ]

@@ -867,3 +867,30 @@ def test_a_claim_past_max_runs_is_refused_whoever_claims(backend: Opener) -> Non
     assert state is not None and state.run_count == 2
     # without max_runs (a trigger), the claim is not refused
     assert a.claim_runs([Claim("backup", at(4), Trigger.MANUAL, 1, at(4), HOST, ra)])[0]
+
+
+def test_an_exclusive_claim_is_skipped_while_another_runner_runs_the_job(backend: Opener) -> None:
+    a, b = backend(), backend()
+    a.save_job_states([JobState(name="backup", first_seen=T0)])
+    ra, rb = a.register_runner("a", 1, T0), b.register_runner("b", 2, T0)
+    first = a.claim_runs([Claim("backup", at(0), Trigger.SCHEDULE, 1, at(0), "a", ra)])[0]
+    assert first is not None  # runner a runs it now
+    skipped = b.claim_runs(
+        [Claim("backup", at(60), Trigger.SCHEDULE, 1, at(60), "b", rb, exclusive=True)]
+    )
+    assert skipped == [None]
+    (record,) = [r for r in b.runs("backup", limit=10) if r.scheduled_at == at(60)]
+    assert record.status is Status.SKIPPED and "another runner" in (record.reason or "")
+    # the runner that holds the run is not kept out by its own run (it decides that itself)
+    own = a.claim_runs(
+        [Claim("backup", at(120), Trigger.SCHEDULE, 1, at(120), "a", ra, exclusive=True)]
+    )
+    assert own[0] is not None
+    a.finish_run(first, Finish(Status.SUCCEEDED, at(1)))
+    a.finish_run(own[0], Finish(Status.SUCCEEDED, at(121)))
+    free = b.claim_runs(
+        [Claim("backup", at(180), Trigger.SCHEDULE, 1, at(180), "b", rb, exclusive=True)]
+    )
+    assert free[0] is not None  # nothing runs elsewhere: claimed
+    state = a.job_state("backup")
+    assert state is not None and state.run_count == 3  # the skipped one is not a start

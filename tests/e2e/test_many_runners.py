@@ -5,6 +5,7 @@ on another, and requests from commands reach every runner."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -224,3 +225,28 @@ def test_the_database_restarted_under_the_runners_doubles_and_loses_nothing(
     started = {tuple(line.split(" ", 1)) for line in starts}
     assert {(job, datetime.fromisoformat(at)) for job, at in started} <= recorded
     print(f"\ndatabase restart: {len(starts)} starts, 0 doubled, {len(rows)} records")
+
+
+def test_forbid_holds_across_runners(fleet: Fleet) -> None:
+    fleet.e2e.write_jobs(
+        '[cronpy]\nshutdown_grace = "5s"\n'
+        f'[jobs.slow]\nschedule = "every 1s"\ncommand = "sleep 2.5; echo x >> {fleet.out}/slow"\n'
+    )
+    fleet.start(2)
+    wait_for(
+        lambda: len(fleet.rows("SELECT 1 FROM runs WHERE status = 'succeeded'")) >= 5,
+        40,
+        "five runs of the slow job",
+    )
+    for runner in fleet.runners:
+        assert runner.stop() == 0, runner.diagnose()
+    runs = fleet.rows(
+        "SELECT started_at, ended_at, runner_id FROM runs WHERE status = 'succeeded'"
+        " ORDER BY started_at"
+    )
+    # never two at once, whichever runner ran them
+    for (_, ended, _), (started, _, _) in itertools.pairwise(runs):
+        assert started >= ended, runs
+    assert len({runner for *_, runner in runs}) == 2, runs  # both runners took turns
+    elsewhere = fleet.rows("SELECT count(*) FROM runs WHERE reason LIKE %s", "%another runner%")
+    assert elsewhere[0][0] >= 1

@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from cronpy.model import Claim, Run, Status, Trigger
+from cronpy.model.run import OVERLAP_ELSEWHERE
 from cronpy.store.imports import IMPORT_COLUMNS, import_values
 from cronpy.store.postgres.rows import RUN_COLUMNS, aware, aware_or_none, run_from_row
 
@@ -38,6 +39,7 @@ class NewRun:
     missed_count: int | None = None
     lease_until: datetime | None = None
     max_runs: int | None = None  # a start refused once the job has started this many runs
+    exclusive: bool = False  # skipped (overlap) while another runner runs the job
 
     @classmethod
     def claim(cls, claim: Claim, log_path: str | None = None) -> NewRun:
@@ -55,6 +57,7 @@ class NewRun:
             log_path=log_path,
             lease_until=claim.lease_until,
             max_runs=claim.max_runs,
+            exclusive=claim.exclusive,
         )
 
 
@@ -77,22 +80,33 @@ WITH input AS MATERIALIZED (
         %(status)s::text[], %(trigger)s::text[], %(host)s::text[], %(runner_id)s::bigint[],
         %(at)s::timestamptz[], %(started)s::boolean[], %(cursor)s::timestamptz[],
         %(log_path)s::text[], %(reason)s::text[], %(missed_count)s::integer[],
-        %(lease_until)s::timestamptz[], %(max_runs)s::integer[]
+        %(lease_until)s::timestamptz[], %(max_runs)s::integer[], %(exclusive)s::boolean[]
     ) WITH ORDINALITY AS u(job, scheduled_at, attempt, status, trigger, host, runner_id, at,
                            started, cursor, log_path, reason, missed_count, lease_until,
-                           max_runs, ord)
+                           max_runs, exclusive, ord)
     ORDER BY u.ord
 ), counted AS (
     -- the run counts of jobs with max_runs, row-locked: runners claiming at once wait here
     SELECT name, run_count FROM jobs
     WHERE name IN (SELECT job FROM input WHERE max_runs IS NOT NULL)
     ORDER BY name FOR UPDATE
+), busy AS (
+    -- overlap = "forbid" across runners: another runner runs the job, so record it skipped
+    SELECT i.id FROM input i
+    WHERE i.exclusive AND EXISTS (
+        SELECT 1 FROM runs r WHERE r.job = i.job AND r.status = 'running'
+        AND r.runner_id IS DISTINCT FROM i.runner_id)
 ), inserted AS (
     INSERT INTO runs (id, job, scheduled_at, created_at, started_at, ended_at, status, attempt,
                       trigger, host, runner_id, log_path, reason, missed_count, lease_until)
-    SELECT id, job, scheduled_at, at, CASE WHEN started THEN at END,
-           CASE WHEN started THEN NULL ELSE at END, status, attempt, trigger, host, runner_id,
-           log_path, reason, missed_count, lease_until
+    SELECT id, job, scheduled_at, at,
+           CASE WHEN started AND id NOT IN (SELECT id FROM busy) THEN at END,
+           CASE WHEN started AND id NOT IN (SELECT id FROM busy) THEN NULL ELSE at END,
+           CASE WHEN id IN (SELECT id FROM busy) THEN 'skipped' ELSE status END,
+           attempt, trigger, host, runner_id, log_path,
+           CASE WHEN id IN (SELECT id FROM busy) THEN %(overlap)s ELSE reason END,
+           missed_count,
+           CASE WHEN id IN (SELECT id FROM busy) THEN NULL ELSE lease_until END
     FROM input
     WHERE max_runs IS NULL
        OR coalesce((SELECT run_count FROM counted WHERE name = input.job), 0) < max_runs
@@ -102,7 +116,7 @@ WITH input AS MATERIALIZED (
 ), credited AS (
     INSERT INTO jobs AS j (name, first_seen, cursor, run_count, last_run_id)
     SELECT i.job, (array_agg(i.at ORDER BY i.id))[1], max(i.cursor),
-           count(*) FILTER (WHERE i.started), max(i.id)
+           count(*) FILTER (WHERE i.started AND i.id NOT IN (SELECT id FROM busy)), max(i.id)
     FROM input i JOIN inserted USING (id)
     GROUP BY i.job ORDER BY i.job
     ON CONFLICT (name) DO UPDATE SET
@@ -111,6 +125,7 @@ WITH input AS MATERIALIZED (
         cursor = greatest(j.cursor, excluded.cursor)
 )
 SELECT i.ord, i.id FROM input i JOIN inserted USING (id)
+WHERE i.id NOT IN (SELECT id FROM busy)
 """
 
 
@@ -135,6 +150,8 @@ def insert_runs(db: Conn, rows: Sequence[NewRun]) -> list[int | None]:
         "missed_count": [r.missed_count for r in rows],
         "lease_until": [aware_or_none(r.lease_until) for r in rows],
         "max_runs": [r.max_runs for r in rows],
+        "exclusive": [r.exclusive for r in rows],
+        "overlap": OVERLAP_ELSEWHERE,  # type: ignore[dict-item]
     }
     ids: list[int | None] = [None] * len(rows)
     for ord_, run_id in db.execute(INSERT_RUNS, params).fetchall():

@@ -184,6 +184,7 @@ class PostgresStore(Store):
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
         max_runs: int | None = None,
+        exclusive: bool = False,
     ) -> int | None:
         claim = Claim(
             job=job,
@@ -196,6 +197,7 @@ class PostgresStore(Store):
             cursor=cursor,
             lease_until=lease_until,
             max_runs=max_runs,
+            exclusive=exclusive,
         )
         with guard(self.where):
             return insert_runs(self._conn(), [NewRun.claim(claim, log_path)])[0]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from cronpy.model import Claim, Run, Status, Trigger
+from cronpy.model.run import OVERLAP_ELSEWHERE
 from cronpy.store.imports import IMPORT_COLUMNS, import_values
 from cronpy.store.sqlite.rows import RUN_COLUMNS, run_from_row, to_us, to_us_or_none
 
@@ -27,6 +28,25 @@ def insert_claim(db: sqlite3.Connection, claim: Claim, log_path: str | None = No
         row = db.execute("SELECT run_count FROM jobs WHERE name = ?", (claim.job,)).fetchone()
         if row is not None and row[0] >= claim.max_runs:
             return None
+    if claim.exclusive and db.execute(
+        "SELECT 1 FROM runs WHERE job = ? AND status = 'running' AND runner_id IS NOT ?",
+        (claim.job, claim.runner_id),
+    ).fetchone():
+        insert_run(
+            db,
+            job=claim.job,
+            scheduled_at=claim.scheduled_at,
+            attempt=claim.attempt,
+            status=Status.SKIPPED,
+            trigger=claim.trigger,
+            host=claim.host,
+            runner_id=claim.runner_id,
+            at=claim.started_at,
+            started=False,
+            cursor=claim.cursor,
+            reason=OVERLAP_ELSEWHERE,
+        )
+        return None
     return insert_run(
         db,
         job=claim.job,

@@ -176,6 +176,7 @@ class SqliteStore(Store):
         cursor: datetime | None = None,
         lease_until: datetime | None = None,
         max_runs: int | None = None,
+        exclusive: bool = False,
     ) -> int | None:
         claim = Claim(
             job=job,
@@ -188,6 +189,7 @@ class SqliteStore(Store):
             cursor=cursor,
             lease_until=lease_until,
             max_runs=max_runs,
+            exclusive=exclusive,
         )
         with durable_transaction(self._db, self.path) as db:
             return insert_claim(db, claim, log_path)
