@@ -82,6 +82,12 @@ class StateError(CronpyError):
     exit_code = 3
 
 
+class RecordGoneError(StateError):
+    """The record a write is about is not in the store (a server that lost committed data in a
+    crash): trying again cannot help, so a queued write is dropped instead of blocking the
+    writes behind it."""
+
+
 class LockHeldError(CronpyError):
     """Another runner holds the state directory's lock."""
 

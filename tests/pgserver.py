@@ -114,9 +114,11 @@ class PgServer:
             "pg_ctl", "-D", str(self.data), "-o", self._options, "-l", str(log), "-w", "start"
         )  # fmt: skip
 
-    def halt(self) -> None:
-        """Stop the server at once, as a crash would, keeping its data for ``resume``."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server, by default at once as a crash would (this test server does not
+        fsync: committed data may be lost, as on a crash without durable storage), keeping
+        its data for ``resume``; ``fast`` keeps what was committed."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def stop(self) -> None:
         with contextlib.suppress(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from cronpy.errors import StateError
+from cronpy.errors import RecordGoneError, StateError
 
 RETRY_EVERY = timedelta(seconds=5)
 
@@ -40,6 +40,9 @@ class WriteBacklog:
             try:
                 write()
                 return
+            except RecordGoneError as exc:
+                self._log("write-dropped", write=what, reason=str(exc))
+                return
             except StateError as exc:
                 self.failed(what, exc)
         self._queue.append((what, write))
@@ -61,6 +64,8 @@ class WriteBacklog:
             what, write = self._queue[0]
             try:
                 write()
+            except RecordGoneError as exc:  # retrying cannot bring it back
+                self._log("write-dropped", write=what, reason=str(exc))
             except StateError as exc:
                 self.failed(what, exc)
                 return

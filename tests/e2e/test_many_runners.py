@@ -250,3 +250,29 @@ def test_forbid_holds_across_runners(fleet: Fleet) -> None:
     assert len({runner for *_, runner in runs}) == 2, runs  # both runners took turns
     elsewhere = fleet.rows("SELECT count(*) FROM runs WHERE reason LIKE %s", "%another runner%")
     assert elsewhere[0][0] >= 1
+
+
+def test_a_runner_cut_off_for_a_whole_lease_kills_its_run_rather_than_finish_it_unseen(
+    fleet: Fleet, postgres_server: PgServer
+) -> None:
+    due = (datetime.now(UTC) + timedelta(seconds=3)).replace(microsecond=0)
+    fleet.e2e.write_jobs(
+        '[cronpy]\nshutdown_grace = "2s"\n'
+        f'[jobs.long]\nat = ["{due.strftime("%Y-%m-%dT%H:%M:%S")}+00:00"]\n'
+        f'command = "echo $$ > {fleet.out}/pid; sleep 60"\n'
+    )
+    fleet.start(1)
+    pid_file = fleet.out / "pid"
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 20, "the run")
+    pid = int(pid_file.read_text())
+    postgres_server.halt("fast")  # the runner is cut off from the store: its lease runs out
+    try:
+        (runner,) = fleet.runners
+        runner.wait_event("lease-expired", timeout=20)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10, "the job killed")
+    finally:
+        postgres_server.resume()
+    assert runner.alive, runner.diagnose()
+    assert runner.stop() == 0, runner.diagnose()
+    ((status, reason),) = fleet.rows("SELECT status, reason FROM runs WHERE job = 'long'")
+    assert (status, reason) == ("cancelled", "lease expired: the runner lost the store")

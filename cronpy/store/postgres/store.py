@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import psycopg.errors
 
-from cronpy.errors import StateError, UsageError
+from cronpy.errors import RecordGoneError, StateError, UsageError
 from cronpy.interfaces import Store
 from cronpy.model import (
     Claim,
@@ -250,7 +250,7 @@ class PostgresStore(Store):
             ),
         )
         if row is None:
-            raise StateError(f"PostgreSQL store {self.where}: no run {run_id} to finish")
+            raise RecordGoneError(f"PostgreSQL store {self.where}: no run {run_id} to finish")
         return run_from_row(row)
 
     def record(

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cronpy.errors import StateError, UsageError
+from cronpy.errors import RecordGoneError, UsageError
 from cronpy.interfaces import Store
 from cronpy.model import (
     Claim,
@@ -236,7 +236,7 @@ class SqliteStore(Store):
                 ),
             ).fetchone()
             if row is None:
-                raise StateError(f"state database {self.path}: no run {run_id} to finish")
+                raise RecordGoneError(f"state database {self.path}: no run {run_id} to finish")
         return run_from_row(row)
 
     def record(
