@@ -132,3 +132,17 @@ def control_from_row(row: Sequence[Any]) -> Control:
         taken_at=row[5],
         result=row[6],
     )
+
+
+# The job-state upsert (save_job_states), one row per job, VALUES in JOB_COLUMNS order.
+SAVE_JOBS = (
+    f"INSERT INTO jobs AS j ({JOB_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})"
+    " ON CONFLICT (name) DO UPDATE SET"
+    # first_seen, run_count, last_run_id and the pauses are not overwritten: claims, records
+    # and set_paused own them. The cursor only moves forward: a claim may have moved it.
+    " cursor = greatest(j.cursor, excluded.cursor), next_run_at = excluded.next_run_at,"
+    " boot_id = excluded.boot_id, retries = excluded.retries,"
+    " schedule = excluded.schedule, timezone = excluded.timezone,"
+    " command = excluded.command, present = excluded.present, late = excluded.late,"
+    " enabled = excluded.enabled"
+)

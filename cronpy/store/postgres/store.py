@@ -46,6 +46,7 @@ from cronpy.store.postgres.rows import (
     JOB_COLUMNS,
     RUN_COLUMNS,
     RUNNER_COLUMNS,
+    SAVE_JOBS,
     aware,
     aware_or_none,
     control_from_row,
@@ -56,20 +57,7 @@ from cronpy.store.postgres.rows import (
 )
 from cronpy.store.postgres.schema import Conn, migrate, schema_version
 
-_SAVE_JOBS = (
-    f"INSERT INTO jobs AS j ({JOB_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})"
-    " ON CONFLICT (name) DO UPDATE SET"
-    # first_seen, run_count, last_run_id and the pauses are not overwritten: claims, records
-    # and set_paused own them. The cursor only moves forward: a claim may have moved it.
-    " cursor = greatest(j.cursor, excluded.cursor), next_run_at = excluded.next_run_at,"
-    " boot_id = excluded.boot_id, retries = excluded.retries,"
-    " schedule = excluded.schedule, timezone = excluded.timezone,"
-    " command = excluded.command, present = excluded.present, late = excluded.late,"
-    " enabled = excluded.enabled"
-)
-
-
-_DEADLOCK_RETRIES = 3  # NOTIFY'd with every control a command pushes
+_DEADLOCK_RETRIES = 3  # a job-state save that lost a deadlock to a claim is run again
 
 
 class PostgresStore(Store):
@@ -161,7 +149,7 @@ class PostgresStore(Store):
             db = self._conn()
             try:
                 with guard(self.where), db.transaction(), db.cursor() as cur:
-                    cur.executemany(_SAVE_JOBS, rows)  # pipelined: one round trip
+                    cur.executemany(SAVE_JOBS, rows)  # pipelined: one round trip
                 return
             except StateError as exc:
                 # a claim of another runner locked jobs rows in another order: run it again
