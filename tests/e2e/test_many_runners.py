@@ -233,10 +233,11 @@ def test_forbid_holds_across_runners(fleet: Fleet) -> None:
         f'[jobs.slow]\nschedule = "every 1s"\ncommand = "sleep 2.5; echo x >> {fleet.out}/slow"\n'
     )
     fleet.start(2)
+    # eight runs: all eight preferring one runner has odds under 1 in 100
     wait_for(
-        lambda: len(fleet.rows("SELECT 1 FROM runs WHERE status = 'succeeded'")) >= 5,
-        40,
-        "five runs of the slow job",
+        lambda: len(fleet.rows("SELECT 1 FROM runs WHERE status = 'succeeded'")) >= 8,
+        60,
+        "eight runs of the slow job",
     )
     for runner in fleet.runners:
         assert runner.stop() == 0, runner.diagnose()
@@ -248,8 +249,10 @@ def test_forbid_holds_across_runners(fleet: Fleet) -> None:
     for (_, ended, _), (started, _, _) in itertools.pairwise(runs):
         assert started >= ended, runs
     assert len({runner for *_, runner in runs}) == 2, runs  # both runners took turns
-    elsewhere = fleet.rows("SELECT count(*) FROM runs WHERE reason LIKE %s", "%another runner%")
-    assert elsewhere[0][0] >= 1
+    # the occurrences due while a run went on were skipped for overlap, by whichever runner
+    # decided them (the one holding the run, or another seeing it in the store)
+    skipped = fleet.rows("SELECT count(*) FROM runs WHERE reason LIKE %s", "overlap%")
+    assert skipped[0][0] >= 1
 
 
 def test_a_runner_cut_off_for_a_whole_lease_kills_its_run_rather_than_finish_it_unseen(
