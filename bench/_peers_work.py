@@ -7,6 +7,7 @@ minus the due time (the minute or second boundary the record falls after).
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import subprocess
 import tempfile
@@ -66,14 +67,20 @@ class Result:
     rss_mib: float | None = None
     peak_mib: float | None = None
     vcsw_per_min: float | None = None
+    loadavg: float | None = None  # the machine's 1-minute load average when it ended
     note: str = ""
 
     def p(self, q: float) -> float | None:
         return percentile(self.late, q) if self.late else None
 
 
+WORK_DIRS: list[Path] = []  # removed at the end unless --keep
+
+
 def new_work(label: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"peers-{label.replace(' ', '-')}-"))
+    work = Path(tempfile.mkdtemp(prefix=f"peers-{label.replace(' ', '-')}-"))
+    WORK_DIRS.append(work)
+    return work
 
 
 # -- bursts: N jobs due at the same minute boundary ----------------------------------------------
@@ -111,6 +118,7 @@ def _watch_boundaries(daemon: Daemon, out: Path, jobs: int, rounds: int) -> Resu
         result.cpu_children.append(after.cpu_children - before.cpu_children)
     peak.done.set()
     result.peak_mib = peak.peak_kib / 1024
+    result.loadavg = os.getloadavg()[0]
     _score(result, records(out), due_times, jobs, period=60)
     return result
 
@@ -151,6 +159,7 @@ def floor(jobs: int, rounds: int) -> Result:
         for proc in procs:
             proc.wait()
     _score(result, records(out), due_times, jobs, period=60)
+    result.loadavg = os.getloadavg()[0]
     return result
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import signal
 import sys
 import time
@@ -46,7 +47,7 @@ from _peers_systems import (
     stop_all,
     versions,
 )
-from _peers_work import Result, bursts, floor, idle, median, single
+from _peers_work import WORK_DIRS, Result, bursts, floor, idle, median, single
 
 
 def machine() -> dict[str, str]:
@@ -89,6 +90,7 @@ ROWS: list[tuple[str, Any, float, int]] = [
     ("load: CPU s per burst (median)", lambda r: median(r["bursts"].cpu), 1, 2),
     ("load: + reaped children, s per burst", lambda r: _with_children(r["bursts"]), 1, 2),
     ("load: peak RSS during bursts, MiB", lambda r: r["bursts"].peak_mib, 1, 1),
+    ("machine load average after the bursts", lambda r: r["bursts"].loadavg, 1, 2),
 ]
 
 
@@ -107,8 +109,8 @@ def table(results: dict[str, dict[str, Result]]) -> str:
         mine = _get(get, ours)
         for name in labels:
             value = _get(get, results[name])
-            row.append(fmt(value, scale, digits) if name == "cronpy" else
-                       cell(value, mine, scale, digits))  # fmt: skip
+            plain = name == "cronpy" or label.startswith("machine")  # no ratio for these
+            row.append(fmt(value, scale, digits) if plain else cell(value, mine, scale, digits))
         lines.append("| " + " | ".join(row) + " |")
     extra = ["bursts: missing / doubled starts", "single job: granularity"]
     for what in extra:
@@ -212,10 +214,11 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--output-size", default="1G")
     parser.add_argument("--start-n", type=int, default=50)
-    parser.add_argument("--trial-seconds", type=float, default=40)
-    parser.add_argument("--confirm-seconds", type=float, default=150)
-    parser.add_argument("--budget", type=float, default=540, help="seconds per system")
+    parser.add_argument("--trial-seconds", type=float, default=30)
+    parser.add_argument("--confirm-seconds", type=float, default=120)
+    parser.add_argument("--budget", type=float, default=420, help="seconds per system")
     parser.add_argument("--skip-install", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directories")
     args = parser.parse_args()
     if args.quick:
         args.jobs, args.rounds, args.minute_rounds = 20, 1, 0
@@ -240,6 +243,11 @@ def main() -> None:
         sustained(args) if args.sustained else comparison(args)
     finally:
         stop_all()
+        for work in WORK_DIRS:
+            if args.keep:
+                print(f"kept {work}")
+            else:
+                shutil.rmtree(work, ignore_errors=True)
     print(f"\nfinished in {time.monotonic() - began:.0f} s; every daemon started was stopped")
 
 
