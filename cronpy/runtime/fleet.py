@@ -37,6 +37,11 @@ HANDOFF = timedelta(seconds=0.3)
 _FIRST_COME = (Trigger.MANUAL, Trigger.AFTER, Trigger.REBOOT)
 
 
+def silent(runner: RunnerInfo, now: datetime) -> bool:
+    """No heartbeat for a whole lease: the runner is dead or cut off from the store."""
+    return (now - runner.heartbeat_at).total_seconds() >= LEASE
+
+
 def file_hash(path: Path) -> str | None:
     """A short digest of the job file, so runners sharing a store can tell they differ."""
     try:
@@ -115,7 +120,7 @@ class Fleet:
             runners = self.store.live_runners()
         except StateError:
             return
-        alive = [r for r in runners if (now - r.heartbeat_at).total_seconds() < LEASE]
+        alive = [r for r in runners if not silent(r, now)]
         self.peers = sorted({r.id for r in alive} | {self.runner_id})
         self._check_files(alive)
 

@@ -57,10 +57,10 @@ def require_runner(state_dir: Path, what: str, store: Store | None = None) -> Ho
 
 def shared_runners(store: Store) -> list[RunnerInfo]:
     """The runners of a shared store whose heartbeat is fresh (within a lease)."""
-    from cronpy.runtime.fleet import LEASE
+    from cronpy.runtime.fleet import silent
 
     now = datetime.now(UTC)
-    return [r for r in store.live_runners() if (now - r.heartbeat_at).total_seconds() < LEASE]
+    return [r for r in store.live_runners() if not silent(r, now)]
 
 
 def runner_up(store: Store, state_dir: Path) -> bool:

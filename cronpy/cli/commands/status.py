@@ -144,7 +144,7 @@ def _fleet(store: Store, running: list[Run], now: datetime) -> tuple[RunnerStatu
     whether its job file is the one most of them run."""
     from collections import Counter
 
-    from cronpy.runtime.fleet import LEASE
+    from cronpy.runtime.fleet import silent
 
     registered = store.live_runners()
     held = Counter(r.runner_id for r in running)
@@ -158,7 +158,7 @@ def _fleet(store: Store, running: list[Run], now: datetime) -> tuple[RunnerStatu
             started_at=r.started_at,
             degraded=r.note,
             heartbeat_at=r.heartbeat_at,
-            silent=(now - r.heartbeat_at).total_seconds() >= LEASE,
+            silent=silent(r, now),
             runs=held.get(r.id, 0),
             file_hash=r.file_hash,
             file_differs=bool(r.file_hash) and r.file_hash != usual,
