@@ -320,10 +320,11 @@ class Scheduler:
         lease_until = None
         if self.fleet is not None:
             fleet = self.fleet
-            later = [s for s in starts if not fleet.preferred(s)]
-            if later:  # a peer's to claim first: ours if it has not when the handoff is over
+            ours = [fleet.preferred(s) for s in starts]
+            if not all(ours):  # a peer's to claim first; ours if still free after the handoff
+                later = [s for s, mine in zip(starts, ours, strict=True) if not mine]
                 self.engine.claims_deferred(later, now + HANDOFF)
-                starts = [s for s in starts if fleet.preferred(s)]
+                starts = [s for s, mine in zip(starts, ours, strict=True) if mine]
                 if not starts:
                     return
             lease_until = fleet.lease_until(claimed_at)
