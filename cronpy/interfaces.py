@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # annotations only: `cronpy status` should not load the job-f
         JobState,
         LaunchRequest,
         Outcome,
+        RetryDue,
         Run,
         RunnerInfo,
         Spawned,
@@ -191,6 +192,29 @@ class Store(ABC):
         """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor
         are first_seen, run_count and last_run_id of a job already stored (claim_run and record
         own the counters; first_seen anchors ``every`` cadences). A new job gets them all."""
+
+    # -- what runners share beyond runs: pending retries, `after` counts ------------------------
+    @abstractmethod
+    def plan_retry(self, job: str, retry: RetryDue) -> None:
+        """Keep the pending retry of occurrence (``job``, ``retry.scheduled_at``), durable and
+        seen by every runner; a later attempt replaces an earlier one, never the reverse.
+        ``job_states`` reads a job's retries from here, not from what runners saved."""
+
+    @abstractmethod
+    def drop_retry(self, job: str, scheduled_at: datetime, attempt: int | None = None) -> None:
+        """Forget that occurrence's pending retry: its attempt up to ``attempt`` was claimed
+        (a later one planned meanwhile stays), or, with None, the chain was given up."""
+
+    @abstractmethod
+    def pending_retries(self) -> dict[str, tuple[RetryDue, ...]]:
+        """Every pending retry, by job, oldest occurrence first."""
+
+    @abstractmethod
+    def upstream_succeeded(self, job: str, upstream: str, needed: Sequence[str]) -> list[str]:
+        """One atomic step, whichever runner saw the success: add ``upstream`` to the `after`
+        jobs of ``job`` that succeeded since its last `after` start; the ``needed`` ones still
+        missing are returned. None missing: the set is cleared, and only this caller starts
+        ``job``."""
 
     # -- runs ----------------------------------------------------------------------------------
     @abstractmethod

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cronpy.model import Finish, Job, JobState, Run, Status, Trigger
+from cronpy.model import Finish, Job, JobState, RetryDue, Run, Status, Trigger
 
 # Starts of occurrences of the schedule itself: claiming one moves the job's cursor past it.
 CURSOR_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCH_UP)
@@ -107,6 +107,34 @@ class Reload:
 
 
 @dataclass(frozen=True)
+class PlanRetry:
+    """Keep this retry in the store, where every runner sees it and any may claim it."""
+
+    job: str
+    retry: RetryDue
+
+
+@dataclass(frozen=True)
+class DropRetry:
+    """Forget the pending retry of an occurrence: claimed up to ``attempt``, or given up."""
+
+    job: str
+    scheduled_at: datetime
+    attempt: int | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class UpstreamSucceeded:
+    """Count ``upstream``'s success towards ``job``'s `after` jobs in the store (runners share
+    the count); the answer (``Engine.upstream_answer``) says whether this runner starts it."""
+
+    job: str
+    upstream: str
+    needed: tuple[str, ...]
+    at: datetime  # the instant the start or the record takes
+
+
+@dataclass(frozen=True)
 class SaveStates:
     states: tuple[JobState, ...]
 
@@ -122,5 +150,8 @@ Action = (
     | Prune
     | CompleteControl
     | Reload
+    | PlanRetry
+    | DropRetry
+    | UpstreamSucceeded
     | SaveStates
 )

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cronpy.engine.actions import Action, CompleteControl, Record, Start
+from cronpy.engine.actions import Action, CompleteControl, DropRetry, Record, Start
 from cronpy.engine.jobs import JobRuntime
 from cronpy.model import JobFile, Status, Trigger
 
@@ -53,11 +53,20 @@ class Board:
         rt.state = replace(rt.state, **changes)
         self.dirty.add(rt.name)
 
-    def drop_retry(self, rt: JobRuntime, scheduled_at: datetime | None) -> None:
-        """Forget the pending retry of this occurrence (claimed, or given up)."""
-        kept = tuple(r for r in rt.state.retries if r.scheduled_at != scheduled_at)
+    def drop_retry(
+        self, rt: JobRuntime, scheduled_at: datetime | None, attempt: int | None = None
+    ) -> None:
+        """Forget the pending retry of this occurrence: claimed up to ``attempt`` (a later one
+        another runner planned meanwhile stays), or given up (None), here and in the store."""
+        kept = tuple(
+            r
+            for r in rt.state.retries
+            if r.scheduled_at != scheduled_at or (attempt is not None and r.attempt > attempt)
+        )
         if len(kept) != len(rt.state.retries):
             self.update(rt, retries=kept)
+            if scheduled_at is not None:
+                self.emit(DropRetry(rt.name, scheduled_at, attempt))
 
     def set_cursor(self, rt: JobRuntime, cursor: datetime) -> None:
         if rt.state.cursor is None or cursor > rt.state.cursor:

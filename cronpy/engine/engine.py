@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from cronpy.engine.actions import Action, AnnounceStart, SaveStates, Start
+from cronpy.engine.actions import Action, AnnounceStart, SaveStates, Start, UpstreamSucceeded
 from cronpy.engine.adopt import adopt
 from cronpy.engine.board import Board, Log
 from cronpy.engine.controls import Controls
@@ -28,7 +28,16 @@ from cronpy.engine.jobs import Active, JobRuntime, Pending
 from cronpy.engine.occurrences import Occurrences
 from cronpy.engine.outcomes import Outcomes
 from cronpy.engine.plan import Planner, durable
-from cronpy.model import Control, ControlKind, JobFile, JobState, Outcome, Run, Trigger
+from cronpy.model import (
+    Control,
+    ControlKind,
+    JobFile,
+    JobState,
+    Outcome,
+    RetryDue,
+    Run,
+    Trigger,
+)
 from cronpy.model.durations import format_duration
 
 
@@ -198,8 +207,8 @@ class Engine:
             self.board.refused_since = None  # gets the missed policy, saying why
             took = format_duration((now - refused).total_seconds())
             self.board.gap(now, f"the state database refused writes for {took}")
-        if start.trigger is Trigger.RETRY:
-            self.board.drop_retry(rt, start.scheduled_at)  # its claim now carries it
+        if start.trigger is Trigger.RETRY:  # its claim now carries it (ours or a peer's)
+            self.board.drop_retry(rt, start.scheduled_at, start.attempt)
         if start.control_id is not None and (run_id or not self.board.shared):
             said = "started" if run_id else "already claimed"
             if run_id and not rt.job.enabled:
@@ -298,6 +307,33 @@ class Engine:
             self.planner.replan(name)
         board.dirty.clear()
         board.touched.clear()
+
+    def upstream_answer(
+        self, action: UpstreamSucceeded, waiting: Sequence[str] | None, now: datetime
+    ) -> None:
+        """The store counted an upstream success (``waiting``: who is still missing; None: it
+        could not): start the job if this runner completed the set, else record why not."""
+        self.outcomes.upstream_answer(action, waiting, now)
+
+    def retries_seen(self, stored: Mapping[str, tuple[RetryDue, ...]]) -> None:
+        """The pending retries the store holds (the heartbeat's sweep): those other runners
+        planned, a dead one's included, join ours. Whoever claims an attempt first starts it;
+        the others find it claimed and forget it."""
+        for name, retries in stored.items():
+            rt = self.board.jobs.get(name)
+            if rt is None:
+                continue
+            known = {r.scheduled_at: r for r in rt.state.retries}
+            news = [
+                r
+                for r in retries
+                if (had := known.get(r.scheduled_at)) is None or had.attempt < r.attempt
+            ]
+            if news:
+                known.update((r.scheduled_at, r) for r in news)
+                merged = tuple(sorted(known.values(), key=lambda r: r.scheduled_at))
+                rt.state = replace(rt.state, retries=merged)
+                self.board.touched.add(name)
 
     # -- inside ----------------------------------------------------------------------------------
     def _ended(self, outcome: Outcome, now: datetime) -> None:

@@ -55,7 +55,6 @@ class JobRuntime:
     pending: PendingQueue = field(default_factory=PendingQueue)
     live_from: datetime | None = None  # occurrences before this were missed (paused, runner down)
     failed_last: bool = False  # the last final result was a failure (for on_recovery)
-    upstream_done: set[str] = field(default_factory=set)  # `after` jobs done since our start
     after_at: datetime | None = None  # the instant of our latest `after` record or start
     late_due: dict[datetime, datetime] = field(default_factory=dict)  # occurrence -> late at
     long_due: dict[int, datetime] = field(default_factory=dict)  # run id -> too long at

@@ -1,16 +1,26 @@
 """Decisions when a run ends: its record, its notifications, a retry with backoff, the jobs
 that run ``after`` it, and history pruning.
 
-A failed occurrence is retried up to ``retry.attempts`` in all; the retry is kept in the job's
-stored state so it survives a restart. ``on_dead`` fires when the last attempt fails.
+A failed occurrence is retried up to ``retry.attempts`` in all; the retry is written to the
+store when planned (``PlanRetry``), so it survives its runner and any runner sharing the store
+may claim it. ``on_dead`` fires when the last attempt fails. A job ``after`` several others
+has their successes counted in the store (``UpstreamSucceeded``), whichever runner saw them.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from cronpy.engine.actions import Announce, FinishRun, Prune
+from cronpy.engine.actions import (
+    Announce,
+    DropRetry,
+    FinishRun,
+    PlanRetry,
+    Prune,
+    UpstreamSucceeded,
+)
 from cronpy.engine.board import Board
 from cronpy.engine.jobs import Active, JobRuntime, Pending
 from cronpy.engine.occurrences import TINY, Occurrences
@@ -109,6 +119,7 @@ class Outcomes:
             # a job failing faster than it retries: drop the oldest chain, and say so
             oldest = min(retries, key=lambda r: r.scheduled_at)
             retries.remove(oldest)
+            self.board.emit(DropRetry(rt.name, oldest.scheduled_at))
             self.board.record(
                 rt,
                 Status.SKIPPED,
@@ -118,8 +129,10 @@ class Outcomes:
                 trigger=Trigger.RETRY,
                 attempt=oldest.attempt,
             )
-        retries.append(RetryDue(run.scheduled_at, run.attempt + 1, now + timedelta(seconds=delay)))
+        retry = RetryDue(run.scheduled_at, run.attempt + 1, now + timedelta(seconds=delay))
+        retries.append(retry)
         self.board.update(rt, retries=tuple(retries))
+        self.board.emit(PlanRetry(rt.name, retry))  # durable and shared before it is due
         self.board.log("retry-planned", job=rt.name, attempt=run.attempt + 1, delay=round(delay, 3))
 
     def _start_dependant(self, rt: JobRuntime, cause: Run, now: datetime) -> None:
@@ -136,21 +149,30 @@ class Outcomes:
         if rt.paused(now):
             self.board.record(rt, Status.SKIPPED, at, now, SkipReason.PAUSED, trigger=Trigger.AFTER)
             return
-        rt.upstream_done.add(cause.job)
-        waiting = [name for name in rt.job.after if name not in rt.upstream_done]
-        if waiting:
-            names = ", ".join(repr(name) for name in waiting)
-            self.board.record(
-                rt,
-                Status.SKIPPED,
-                at,
-                now,
-                f"after: {cause.job!r} succeeded; waiting for {names} to succeed too",
-                trigger=Trigger.AFTER,
-            )
+        if len(rt.job.after) > 1:
+            # the other upstream jobs may end on other runners: the store counts them all
+            self.board.emit(UpstreamSucceeded(rt.name, cause.job, tuple(rt.job.after), at))
             return
-        rt.upstream_done.clear()
         self.occurrences.start_or_overlap(rt, Pending(at, Trigger.AFTER), now)
+
+    def upstream_answer(
+        self, action: UpstreamSucceeded, waiting: Sequence[str] | None, now: datetime
+    ) -> None:
+        """What the store said of an upstream success: nothing more ``waiting``, this runner
+        completed the set and starts the job; else one record saying what it waits for (or
+        that the store could not count it, ``waiting`` None)."""
+        rt = self.board.jobs.get(action.job)
+        if rt is None:
+            return
+        if waiting is not None and not waiting:
+            self.occurrences.start_or_overlap(rt, Pending(action.at, Trigger.AFTER), now)
+            return
+        if waiting is None:
+            why = f"after: {action.upstream!r} succeeded, but the state database could not count it"
+        else:
+            names = ", ".join(repr(name) for name in waiting)
+            why = f"after: {action.upstream!r} succeeded; waiting for {names} to succeed too"
+        self.board.record(rt, Status.SKIPPED, action.at, now, why, trigger=Trigger.AFTER)
 
     def _announce(self, event: str, rt: JobRuntime, run: Run) -> None:
         self.board.emit(Announce(event, rt.job, run))

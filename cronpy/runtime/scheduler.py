@@ -25,14 +25,17 @@ from cronpy.engine.actions import (
     Announce,
     AnnounceStart,
     CompleteControl,
+    DropRetry,
     ExpirePause,
     FinishRun,
+    PlanRetry,
     Prune,
     Record,
     Reload,
     SaveStates,
     Start,
     Stop,
+    UpstreamSucceeded,
 )
 from cronpy.engine.board import Log
 from cronpy.engine.engine import Engine
@@ -209,6 +212,10 @@ class Scheduler:
                 lost = [*lost, *self.store.mark_lost(now, run_ids=unknown)]
         if lost:
             self.engine.lost(lost, now)
+        try:  # retries other runners planned: a dead planner's are ours to start too
+            self.engine.retries_seen(self.store.pending_retries())
+        except StateError as exc:
+            self.backlog.failed("read retries", exc)
         self._settle(now)
 
     def next_wakeup(self) -> datetime | None:
@@ -275,10 +282,29 @@ class Scheduler:
                 result = self.on_reload()
                 if answer:
                     self._complete(control_id, at, result, None)
+            case PlanRetry(job=name, retry=retry):
+                self._write("retry", lambda: store.plan_retry(name, retry))
+            case DropRetry(job=name, scheduled_at=due, attempt=attempt):
+                self._write("retry", lambda: store.drop_retry(name, due, attempt))
+            case UpstreamSucceeded():
+                self._upstream(action)
             case SaveStates(states=states):
                 self._write("job states", lambda: store.save_job_states(states))
                 if self.observer is not None:
                     self.observer.states(states)
+
+    def _upstream(self, action: UpstreamSucceeded) -> None:
+        """Count an upstream success in the store, where every runner's are counted; the
+        answer decides whether this runner starts the job."""
+        waiting: list[str] | None = None
+        try:
+            if self.backlog:
+                raise StateError("earlier state writes are still pending")
+            waiting = self.store.upstream_succeeded(action.job, action.upstream, action.needed)
+        except StateError as exc:
+            if not self.backlog:
+                self.backlog.failed("after", exc)
+        self.engine.upstream_answer(action, waiting, self.clock.now())
 
     def _record(self, r: Record) -> None:
         self.store.record(

@@ -1,12 +1,14 @@
-"""Pending retries as both stores keep them: one text column per job holding a JSON list of
-[scheduled_at, attempt, due_at], times in microseconds since the epoch (UTC)."""
+"""Pending retries in the jobs table's text column: a JSON list of [scheduled_at, attempt,
+due_at], times in microseconds since the epoch (UTC). Since the retries table (SQLite v8,
+PostgreSQL v6) the column is only written; reads take the table's rows (``overlay``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from cronpy.model import RetryDue
+from cronpy.model import JobState, RetryDue
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -33,3 +35,15 @@ def decode(text: str | None) -> tuple[RetryDue, ...]:
         RetryDue(_EPOCH + s * _MICROSECOND, int(a), _EPOCH + d * _MICROSECOND)
         for s, a, d in json.loads(text)
     )
+
+
+def overlay(
+    states: dict[str, JobState], rows: Mapping[str, tuple[RetryDue, ...]]
+) -> dict[str, JobState]:
+    """The job states with their pending retries as the retries table holds them: the column
+    is what one runner last saved from memory, which another runner's plan may have outrun."""
+    for name, state in states.items():
+        kept = rows.get(name, ())
+        if state.retries != kept:
+            states[name] = replace(state, retries=kept)
+    return states

@@ -83,6 +83,7 @@ def test_a_state_file_of_schema_1_upgrades_keeping_runs_and_controls(
         (5, "v5_runner_identity"),
         (6, "v6_enabled_flag"),
         (7, "v7_run_cost"),
+        (8, "v8_shared_retries_and_after"),
     ]
 
 

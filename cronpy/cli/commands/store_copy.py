@@ -39,6 +39,9 @@ def copy_store(source: Store, target: Store, *, where: str) -> CopyResult:
     paused = [s for s in states.values() if s.paused]
     for state in paused:
         target.set_paused([state.name], True, state.paused_until)
+    for state in states.values():  # pending retries are rows of their own (idempotent upsert)
+        for retry in state.retries:
+            target.plan_retry(state.name, retry)
     read = added = 0
     for name in states:
         runs = [r for r in source.runs(name, limit=2**62) if r.status is not Status.RUNNING]

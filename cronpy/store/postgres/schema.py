@@ -124,8 +124,33 @@ def _v4_enabled_flag(db: Conn) -> None:
 def _v5_run_cost(db: Conn) -> None:
     """What a run cost: CPU seconds (user + system) and peak RSS of its process tree."""
     db.execute(
-        "ALTER TABLE runs ADD COLUMN cpu_seconds double precision,"
-        " ADD COLUMN max_rss_kib integer"
+        "ALTER TABLE runs ADD COLUMN cpu_seconds double precision, ADD COLUMN max_rss_kib integer"
+    )
+
+
+def _v6_shared_retries_and_after(db: Conn) -> None:
+    """Pending retries become rows, written when planned and deleted when claimed, instead of
+    a column every runner rewrote from memory (the last writer won); and the `after` jobs that
+    succeeded since a job's last `after` start are counted here, by whichever runner saw them."""
+    db.execute(
+        """CREATE TABLE retries (
+            job text NOT NULL,
+            scheduled_at timestamptz NOT NULL,
+            attempt integer NOT NULL,
+            due_at timestamptz NOT NULL,
+            PRIMARY KEY (job, scheduled_at)
+        )"""
+    )
+    # the column held [scheduled_at, attempt, due_at] lists, times in microseconds (retries.py)
+    db.execute(
+        "INSERT INTO retries (job, scheduled_at, attempt, due_at)"
+        " SELECT j.name, 'epoch'::timestamptz + (r->>0)::bigint * interval '1 microsecond',"
+        " (r->>1)::integer, 'epoch'::timestamptz + (r->>2)::bigint * interval '1 microsecond'"
+        " FROM jobs j, jsonb_array_elements(j.retries::jsonb) AS r ON CONFLICT DO NOTHING"
+    )
+    db.execute(
+        "CREATE TABLE after_done (job text NOT NULL, upstream text NOT NULL,"
+        " PRIMARY KEY (job, upstream))"
     )
 
 
@@ -135,6 +160,7 @@ MIGRATIONS: list[Callable[[Conn], None]] = [
     _v3_runner_identity,
     _v4_enabled_flag,
     _v5_run_cost,
+    _v6_shared_retries_and_after,
 ]
 
 

@@ -27,12 +27,15 @@ from cronpy.model import (
     ControlKind,
     Finish,
     JobState,
+    RetryDue,
     Run,
     RunnerInfo,
     Spawned,
     Status,
     Trigger,
 )
+from cronpy.store import retries
+from cronpy.store.postgres import shared
 from cronpy.store.postgres.connection import (
     WAKE_CHANNEL,
     PostgresListener,
@@ -133,11 +136,15 @@ class PostgresStore(Store):
     def job_states(self) -> dict[str, JobState]:
         # COLLATE "C": name order by code point, as SQLite sorts, whatever the database's locale
         rows = self._all(f'SELECT {JOB_COLUMNS} FROM jobs ORDER BY name COLLATE "C"')
-        return {r[0]: job_from_row(r) for r in rows}
+        return retries.overlay({r[0]: job_from_row(r) for r in rows}, self.pending_retries())
 
     def job_state(self, name: str) -> JobState | None:
         row = self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = %s", (name,))
-        return None if row is None else job_from_row(row)
+        if row is None:
+            return None
+        with guard(self.where):
+            pending = shared.pending_retries(self._conn(), name)
+        return retries.overlay({name: job_from_row(row)}, pending)[name]
 
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # In name order: runners saving overlapping sets then lock the rows in the same order
@@ -156,6 +163,23 @@ class PostgresStore(Store):
                 deadlock = isinstance(exc.__cause__, psycopg.errors.DeadlockDetected)
                 if not deadlock or attempt == _DEADLOCK_RETRIES - 1:
                     raise
+
+    # -- pending retries and `after` counts (shared.py) ----------------------------------------
+    def plan_retry(self, job: str, retry: RetryDue) -> None:
+        with guard(self.where):
+            shared.plan_retry(self._conn(), job, retry)
+
+    def drop_retry(self, job: str, scheduled_at: datetime, attempt: int | None = None) -> None:
+        with guard(self.where):
+            shared.drop_retry(self._conn(), job, scheduled_at, attempt)
+
+    def pending_retries(self) -> dict[str, tuple[RetryDue, ...]]:
+        with guard(self.where):
+            return shared.pending_retries(self._conn())
+
+    def upstream_succeeded(self, job: str, upstream: str, needed: Sequence[str]) -> list[str]:
+        with guard(self.where):
+            return shared.upstream_succeeded(self._conn(), job, upstream, needed)
 
     # -- runs ----------------------------------------------------------------------------------
     def claim_run(

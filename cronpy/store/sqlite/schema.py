@@ -161,6 +161,30 @@ def _v7_run_cost(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE runs ADD COLUMN max_rss_kib INTEGER")
 
 
+def _v8_shared_retries_and_after(db: sqlite3.Connection) -> None:
+    """Pending retries become rows, written when planned and deleted when claimed, instead of
+    a column every runner rewrote from memory; and the `after` jobs that succeeded since a
+    job's last `after` start are counted in the store, by whichever runner saw them."""
+    db.execute(
+        """CREATE TABLE retries (
+            job TEXT NOT NULL,
+            scheduled_at INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            PRIMARY KEY (job, scheduled_at)
+        )"""
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO retries (job, scheduled_at, attempt, due_at)"
+        " SELECT jobs.name, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'),"
+        " json_extract(r.value, '$[2]') FROM jobs, json_each(jobs.retries) AS r"
+    )
+    db.execute(
+        "CREATE TABLE after_done (job TEXT NOT NULL, upstream TEXT NOT NULL,"
+        " PRIMARY KEY (job, upstream))"
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_initial,
     _v2_leases_and_holders,
@@ -169,6 +193,7 @@ MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v5_runner_identity,
     _v6_enabled_flag,
     _v7_run_cost,
+    _v8_shared_retries_and_after,
 ]
 
 

@@ -27,12 +27,15 @@ from cronpy.model import (
     ControlKind,
     Finish,
     JobState,
+    RetryDue,
     Run,
     RunnerInfo,
     Spawned,
     Status,
     Trigger,
 )
+from cronpy.store import retries
+from cronpy.store.sqlite import shared
 from cronpy.store.sqlite.connection import (
     BUSY_TIMEOUT,
     connect,
@@ -136,11 +139,15 @@ class SqliteStore(Store):
     # -- jobs ----------------------------------------------------------------------------------
     def job_states(self) -> dict[str, JobState]:
         rows = self._all(f"SELECT {JOB_COLUMNS} FROM jobs ORDER BY name")
-        return {r[0]: job_from_row(r) for r in rows}
+        return retries.overlay({r[0]: job_from_row(r) for r in rows}, self.pending_retries())
 
     def job_state(self, name: str) -> JobState | None:
         row = self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = ?", (name,))
-        return None if row is None else job_from_row(row)
+        if row is None:
+            return None
+        return retries.overlay(
+            {name: job_from_row(row)}, shared.pending_retries(self._db, self.path, name)
+        )[name]
 
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # first_seen, run_count, last_run_id and the pause columns are written when the row is
@@ -160,6 +167,19 @@ class SqliteStore(Store):
                 " late = excluded.late, enabled = excluded.enabled",
                 rows,
             )
+
+    # -- pending retries and `after` counts (shared.py) ----------------------------------------
+    def plan_retry(self, job: str, retry: RetryDue) -> None:
+        shared.plan_retry(self._db, self.path, job, retry)
+
+    def drop_retry(self, job: str, scheduled_at: datetime, attempt: int | None = None) -> None:
+        shared.drop_retry(self._db, self.path, job, scheduled_at, attempt)
+
+    def pending_retries(self) -> dict[str, tuple[RetryDue, ...]]:
+        return shared.pending_retries(self._db, self.path)
+
+    def upstream_succeeded(self, job: str, upstream: str, needed: Sequence[str]) -> list[str]:
+        return shared.upstream_succeeded(self._db, self.path, job, upstream, needed)
 
     # -- runs ----------------------------------------------------------------------------------
     def claim_run(
