@@ -12,7 +12,7 @@ from cronpy.engine.board import Board
 from cronpy.engine.jobs import JobRuntime
 from cronpy.engine.missed import jitter_offset
 from cronpy.engine.occurrences import TINY, next_occurrence
-from cronpy.model import JobState
+from cronpy.model import JobState, Trigger
 
 
 class Planner:
@@ -68,7 +68,10 @@ class Planner:
         times: list[datetime] = []
         if st.paused and st.paused_until is not None:
             times.append(st.paused_until)
-        times.extend(r.due_at for r in st.retries)
+        # a retry already queued waits on its Pending (a peer's handoff, the job's running run),
+        # not on its due time, which has passed: planning that would wake the runner in a loop
+        queued = {(p.scheduled_at, p.attempt) for p in rt.pending if p.trigger is Trigger.RETRY}
+        times.extend(r.due_at for r in st.retries if (r.scheduled_at, r.attempt) not in queued)
         times.extend(rt.late_due.values())
         times.extend(rt.long_due.values())
         if rt.pending and not rt.running and rt.pending[0].not_before is not None:
