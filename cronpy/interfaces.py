@@ -191,7 +191,8 @@ class Store(ABC):
     def save_job_states(self, states: Iterable[JobState]) -> None:
         """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor
         are first_seen, run_count and last_run_id of a job already stored (claim_run and record
-        own the counters; first_seen anchors ``every`` cadences). A new job gets them all."""
+        own the counters; first_seen anchors ``every`` cadences). A new job gets them all.
+        Pending retries are read from plan_retry's rows, whatever a state saved here says."""
 
     # -- what runners share beyond runs: pending retries, `after` counts ------------------------
     @abstractmethod

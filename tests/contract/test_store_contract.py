@@ -622,6 +622,10 @@ def test_job_states_upsert_and_read_back(store: Store) -> None:
     )
     store.save_job_states([full, JobState(name="a-first", first_seen=at(5))])
     assert list(store.job_states()) == ["a-first", "backup"]
+    # pending retries are their own rows (plan_retry), shared by runners, not a saved field
+    assert store.job_state("backup") == replace(full, retries=())
+    for retry in full.retries:
+        store.plan_retry("backup", retry)
     assert store.job_state("backup") == full
     assert store.job_state("missing") is None
 
@@ -635,6 +639,8 @@ def test_job_states_upsert_and_read_back(store: Store) -> None:
         present=False,
     )
     store.save_job_states([moved])
+    for retry in full.retries:
+        store.drop_retry("backup", retry.scheduled_at)
     state = store.job_state("backup")
     assert state is not None
     assert state.first_seen == at(0)

@@ -15,7 +15,7 @@ import pytest
 
 from cronpy.cli.app import app
 from cronpy.cli.main import main
-from cronpy.model import ControlKind, Finish, JobState, Status, Trigger
+from cronpy.model import ControlKind, Finish, JobState, RetryDue, Status, Trigger
 from cronpy.runtime.statedir import RunnerLock, db_path, ensure_state_dir, logs_dir
 from cronpy.store.sqlite import SqliteStore
 
@@ -833,6 +833,8 @@ def test_store_copy_moves_the_state_into_postgresql_once(
 ) -> None:
     source = SqliteStore(db_path(state))
     source.set_paused(["backup"], True, None)
+    pending = RetryDue(T0, 2, T0 + timedelta(minutes=5))
+    source.plan_retry("backup", pending)
     finished = [r for r in source.runs(limit=100) if r.status is not Status.RUNNING]
     source.close()
     first = cli("--state-dir", str(state), "store", "copy", "--to", postgres_url, "--json")
@@ -844,6 +846,10 @@ def test_store_copy_moves_the_state_into_postgresql_once(
         cli("--state-dir", str(state), "store", "copy", "--to", postgres_url, "--json").out
     )
     assert again["added"] == 0  # idempotent
+    from cronpy.store.postgres import PostgresStore
+
+    with PostgresStore(postgres_url) as target:  # a pending retry moves too, once
+        assert target.pending_retries() == {"backup": (pending,)}
     # the commands read the copy through --store, as on a host without the SQLite file
     history = cli("--store", postgres_url, "--state-dir", str(state), "history", "--json")
     assert history.code == 0, history.err
