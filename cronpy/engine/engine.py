@@ -309,10 +309,10 @@ class Engine:
         board.touched.clear()
 
     def upstream_answer(
-        self, action: UpstreamSucceeded, waiting: Sequence[str] | None, now: datetime
+        self, action: UpstreamSucceeded, waiting: Sequence[str], now: datetime
     ) -> None:
-        """The store counted an upstream success (``waiting``: who is still missing; None: it
-        could not): start the job if this runner completed the set, else record why not."""
+        """The store counted an upstream success (``waiting``: who is still missing): start
+        the job if this runner completed the set, else record why not."""
         self.outcomes.upstream_answer(action, waiting, now)
 
     def retries_seen(self, stored: Mapping[str, tuple[RetryDue, ...]]) -> None:

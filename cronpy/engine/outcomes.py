@@ -156,22 +156,18 @@ class Outcomes:
         self.occurrences.start_or_overlap(rt, Pending(at, Trigger.AFTER), now)
 
     def upstream_answer(
-        self, action: UpstreamSucceeded, waiting: Sequence[str] | None, now: datetime
+        self, action: UpstreamSucceeded, waiting: Sequence[str], now: datetime
     ) -> None:
         """What the store said of an upstream success: nothing more ``waiting``, this runner
-        completed the set and starts the job; else one record saying what it waits for (or
-        that the store could not count it, ``waiting`` None)."""
+        completed the set and starts the job; else one record saying what it waits for."""
         rt = self.board.jobs.get(action.job)
         if rt is None:
             return
-        if waiting is not None and not waiting:
+        if not waiting:
             self.occurrences.start_or_overlap(rt, Pending(action.at, Trigger.AFTER), now)
             return
-        if waiting is None:
-            why = f"after: {action.upstream!r} succeeded, but the state database could not count it"
-        else:
-            names = ", ".join(repr(name) for name in waiting)
-            why = f"after: {action.upstream!r} succeeded; waiting for {names} to succeed too"
+        names = ", ".join(repr(name) for name in waiting)
+        why = f"after: {action.upstream!r} succeeded; waiting for {names} to succeed too"
         self.board.record(rt, Status.SKIPPED, action.at, now, why, trigger=Trigger.AFTER)
 
     def _announce(self, event: str, rt: JobRuntime, run: Run) -> None:

@@ -295,16 +295,14 @@ class Scheduler:
 
     def _upstream(self, action: UpstreamSucceeded) -> None:
         """Count an upstream success in the store, where every runner's are counted; the
-        answer decides whether this runner starts the job."""
-        waiting: list[str] | None = None
-        try:
-            if self.backlog:
-                raise StateError("earlier state writes are still pending")
+        answer decides whether this runner starts the job. A store refusing writes queues the
+        count with the other writes: the job starts late once it is counted, like a claim."""
+
+        def count() -> None:
             waiting = self.store.upstream_succeeded(action.job, action.upstream, action.needed)
-        except StateError as exc:
-            if not self.backlog:
-                self.backlog.failed("after", exc)
-        self.engine.upstream_answer(action, waiting, self.clock.now())
+            self.engine.upstream_answer(action, waiting, self.clock.now())
+
+        self.backlog.write("after", count)
 
     def _record(self, r: Record) -> None:
         self.store.record(

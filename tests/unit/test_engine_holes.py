@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from cronpy.errors import StateError
 from cronpy.model import ControlKind, Status, Trigger
 from tests.harness import Harness, utc
 
@@ -191,3 +192,26 @@ def test_max_duration_fires_on_late_without_killing_the_run(tmp_path: Path) -> N
     assert [str(r.status) for r in h.runs("report")] == ["succeeded"]
     assert h.store.job_state("report").late is None  # type: ignore[union-attr]
     assert any(e == "late" and "still running 20m" in str(f["reason"]) for e, f in h.events)
+
+
+def test_an_upstream_success_the_store_cannot_count_yet_starts_its_job_late(
+    tmp_path: Path,
+) -> None:
+    h = Harness(tmp_path, TWO_PARENTS, utc("2026-05-01T00:00:00Z"))
+    h.run_until(utc("2026-05-01T00:01:30Z"))  # a succeeded once: c waits for b
+    real = h.store._store.upstream_succeeded
+
+    def refused(*args: object) -> list[str]:
+        raise StateError("upstream_succeeded: database or disk is full")
+
+    h.store.upstream_succeeded = refused  # b's success at 00:02 cannot be counted
+    h.run_until(utc("2026-05-01T00:02:20Z"))
+    assert not [r for r in h.runs("c") if r.status is not Status.SKIPPED]
+    h.store.upstream_succeeded = real
+    h.run_until(utc("2026-05-01T00:02:40Z"))
+    started = [r for r in h.runs("c") if r.status is not Status.SKIPPED]
+    # counted once the store takes writes again, and c ran then: late, not lost
+    assert len(started) == 1 and started[0].trigger is Trigger.AFTER
+    assert started[0].started_at is not None
+    assert started[0].started_at >= utc("2026-05-01T00:02:20Z")
+    assert not any("could not" in (r.reason or "") for r in h.runs("c"))
