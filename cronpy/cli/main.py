@@ -22,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     if args in (["--version"], ["-V"]):
         sys.stdout.write(f"cronpy {__version__}\n")
         return 0
+    if args in (["--help"], ["-h"]) and not _completing():
+        from cronpy.cli.helptext import render  # typer's page, without typer (cli/helptext.py)
+
+        sys.stdout.write(render())
+        return 0
     from cronpy.errors import ConfigError, CronpyError
 
     try:
@@ -48,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         # The reader went away (`cronpy history | head`): stop quietly, as other tools do.
         _silence_stdout()
         return 141
+
+
+def _completing() -> bool:
+    """Whether the shell asks for completions (typer's environment variable): typer answers."""
+    import os
+
+    return any(name.startswith("_CRONPY_COMPLETE") for name in os.environ)
 
 
 def _without_gc(body: Callable[..., int], kwargs: dict[str, Any]) -> int:
