@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -158,12 +157,16 @@ class JobFileLock:
             "job_file": str(self.job_file),
             "started_at": datetime.now(UTC).isoformat(),
         }
+        import json  # here, not at the top: `cronpy status` imports this module and needs no json
+
         with contextlib.suppress(OSError):  # the message is a courtesy; the flock is the lock
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         self._fd = fd
 
     def _held_message(self, path: Path) -> str:
+        import json
+
         try:
             holder = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -145,9 +145,12 @@ def _read_holder_record(state_dir: Path) -> dict[str, Any] | None:
     # A rewrite in place may be caught half-way: read again rather than report no holder.
     for _ in range(3):
         try:
-            import json  # here and in the writer: `status` with no runner up never reads it
+            text = holder_path(state_dir).read_text(encoding="utf-8")
+            # json here, after the read: a state with no runner.json (never a runner, or one
+            # stopped cleanly) is `cronpy status`'s common case and needs no json
+            import json
 
-            data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
+            data = json.loads(text)
         except OSError:
             return None
         except ValueError:
