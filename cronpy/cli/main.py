@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         fast = parse(args)  # plain `status` and `history` skip typer (cronpy.cli.fast)
         if fast is not None:
             body, kwargs = fast
-            return _without_gc(body, kwargs)
+            code = _without_gc(body, kwargs)
+            if argv is None:  # the `cronpy` process itself, not a caller in Python (tests)
+                _exit_now(code)
+            return code
         from cronpy.cli.app import run_app
 
         return run_app(args)
@@ -60,6 +63,18 @@ def _completing() -> bool:
     import os
 
     return any(name.startswith("_CRONPY_COMPLETE") for name in os.environ)
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown: after a read command it only frees
+    the thousands of objects the command built, and unloads modules, ~7 ms of a ~65 ms
+    ``status``. The command has closed its store; it registers no atexit work. Output is
+    flushed first, here, so a closed pipe still ends as main's BrokenPipeError branch says."""
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _without_gc(body: Callable[..., int], kwargs: dict[str, Any]) -> int:

@@ -108,6 +108,44 @@ def test_status_loads_none_of_the_heavy_modules(state: Path) -> None:  # noqa: F
     assert not heavy & loaded
 
 
+@pytest.mark.parametrize("tail", [["status"], ["status", "--json"], ["history", "backup"]])
+def test_the_cronpy_process_prints_all_and_exits_as_main_returns(
+    tail: list[str],
+    state: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The command itself ends without the interpreter's teardown (os._exit): its output must
+    still all arrive, into a pipe and into a file, with the exit code main returns. (Relative
+    times, "in 1m42s", may tick between the runs: they are compared as shapes.)"""
+    import re
+
+    def same(text: str) -> str:
+        return re.sub(r"\d+[dhms]", "N", text)
+
+    monkeypatch.delenv("CRONPY_STATE_DIR", raising=False)
+    args = ["--state-dir", str(state), *tail]
+    assert main(args) == 0
+    expected = capsys.readouterr().out
+    entry = [
+        sys.executable,
+        "-c",
+        "import sys; from cronpy.cli.main import main; raise SystemExit(main())",
+        *args,
+    ]
+    piped = subprocess.run(entry, capture_output=True, text=True)
+    assert (piped.returncode, same(piped.stdout), piped.stderr) == (0, same(expected), "")
+    out_file = state.parent / "out.txt"
+    with out_file.open("w") as sink:
+        assert subprocess.run(entry, stdout=sink).returncode == 0
+    assert same(out_file.read_text()) == same(expected)
+    missing = [sys.executable, "-c", "from cronpy.cli.main import main; raise SystemExit(main())"]
+    gone = subprocess.run(
+        [*missing, "--state-dir", str(state / "nope"), *tail], text=True, capture_output=True
+    )
+    assert gone.returncode == 3 and "no cronpy state" in gone.stderr
+
+
 def test_a_plain_h_field_hashes_as_the_general_parser_does() -> None:
     # "H" takes a shortcut; "H,H" goes through the general parser: the same value, every name
     for i in range(300):
