@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
             if argv is None:  # the `cronpy` process itself, not a caller in Python (tests)
                 _exit_now(code)
             return code
+        from cronpy.cli.fast import parse_run, start_runner
+
+        runner = parse_run(args)  # a plain `run FILE`: the daemon then holds no typer
+        if runner is not None:
+            return start_runner(**runner)
         from cronpy.cli.app import run_app
 
         return run_app(args)
