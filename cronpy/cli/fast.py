@@ -185,7 +185,8 @@ def show_status(
             runner=runner_alive(state_dir),
             job=job,
             now=datetime.now(UTC),
-            zone=shown_zone(utc),
+            # JSON carries each time's own offset: no zone to show, so no zoneinfo to load
+            zone=None if as_json else shown_zone(utc),
         )
     _render(result, as_json)
     return 0
