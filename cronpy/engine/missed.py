@@ -8,10 +8,10 @@ policies are tested as plain data.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cronpy.digest import blake2b
 from cronpy.model import Job, Missed
 
 REPLAY_LIMIT = 100
@@ -43,7 +43,7 @@ def jitter_offset(job: Job, occurrence: datetime) -> timedelta:
     """A delay in [0, job.jitter) fixed per occurrence, so a restart does not re-draw it."""
     if job.jitter <= 0:
         return timedelta(0)
-    digest = hashlib.blake2b(
+    digest = blake2b(
         f"{job.name}@{occurrence.isoformat()}".encode(), digest_size=8
     ).digest()
     fraction = int.from_bytes(digest, "big") / 2**64

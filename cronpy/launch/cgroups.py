@@ -18,11 +18,12 @@ duration of the Popen call and back out (two small writes); the child is born in
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import signal
 import time
 from pathlib import Path
+
+from cronpy.digest import sha256
 
 
 def _v2_mount() -> tuple[Path, str] | None:
@@ -62,7 +63,7 @@ def parent_for(state_dir: Path | None, base: Path | None = None) -> Path | None:
     if base is None:
         return None
     key = str(state_dir.resolve()) if state_dir is not None else f"pid-{os.getpid()}"
-    return base / f"cronpy-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    return base / f"cronpy-{sha256(key.encode()).hexdigest()[:12]}"
 
 
 def kill(cgroup: Path) -> int:

@@ -18,13 +18,13 @@ This module reads and writes the store; it decides nothing about jobs.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import zlib
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from cronpy.digest import sha256
 from cronpy.engine.actions import Start
 from cronpy.errors import StateError
 from cronpy.interfaces import Store
@@ -45,7 +45,7 @@ def silent(runner: RunnerInfo, now: datetime) -> bool:
 def file_hash(path: Path) -> str | None:
     """A short digest of the job file, so runners sharing a store can tell they differ."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return sha256(path.read_bytes()).hexdigest()[:12]
     except OSError:
         return None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import stat
 from datetime import UTC, datetime
@@ -78,6 +77,41 @@ class LockIdentity:
         return None
 
 
+def flock_exclusive(path: Path, timeout: float, *, mode: int = 0o600) -> int | None:
+    """An exclusive flock on ``path`` (created with ``mode``), waited for up to ``timeout``
+    seconds: its descriptor, to close to release it; None while another process holds it.
+
+    The runner's lock, once through filelock: the same flock on the same file, so runners of
+    either kind exclude each other, without filelock's imports (logging, decimal, secrets and
+    through it OpenSSL: ~5 MiB of a 25 MiB runner). If the file is removed or replaced while we
+    wait, the lock we got is on a name nobody sees: try again on the file the path names now.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        fd = os.open(path, flags, mode)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+            continue
+        if _identity(path) == _fd_identity(fd):
+            return fd
+        os.close(fd)  # a removed or replaced file: the flock on it excludes nobody
+
+
+def _fd_identity(fd: int) -> tuple[int, int]:
+    info = os.fstat(fd)
+    return info.st_dev, info.st_ino
+
+
 def _identity(path: Path) -> tuple[int, int] | None:
     try:
         info = os.stat(path)
@@ -131,9 +165,9 @@ class JobFileLock:
     def __init__(self, job_file: Path, state_dir: Path) -> None:
         self.job_file = Path(os.path.realpath(job_file))
         self.state_dir = state_dir
-        import hashlib  # here: the read commands import this module and never hash
+        from cronpy.digest import sha256  # here: the read commands import this module, never hash
 
-        digest = hashlib.sha256(os.fsencode(self.job_file)).hexdigest()[:32]
+        digest = sha256(os.fsencode(self.job_file)).hexdigest()[:32]
         self.path: Path | None = None
         self._digest = digest
         self._fd: int | None = None
@@ -158,12 +192,16 @@ class JobFileLock:
             "job_file": str(self.job_file),
             "started_at": datetime.now(UTC).isoformat(),
         }
+        import json  # here, not at the top: `cronpy status` imports this module and needs no json
+
         with contextlib.suppress(OSError):  # the message is a courtesy; the flock is the lock
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
         self._fd = fd
 
     def _held_message(self, path: Path) -> str:
+        import json
+
         try:
             holder = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

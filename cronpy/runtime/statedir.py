@@ -18,14 +18,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from cronpy.errors import LockHeldError, StateError
 from cronpy.runtime.host import boot_identity
-from cronpy.runtime.lock import LockIdentity, holder_alive, process_start
-
-if TYPE_CHECKING:
-    from filelock import BaseFileLock
+from cronpy.runtime.lock import LockIdentity, flock_exclusive, holder_alive, process_start
 
 SYSTEM_STATE_DIR = Path("/var/lib/cronpy")
 ENV_STATE_DIR = "CRONPY_STATE_DIR"
@@ -145,9 +142,12 @@ def _read_holder_record(state_dir: Path) -> dict[str, Any] | None:
     # A rewrite in place may be caught half-way: read again rather than report no holder.
     for _ in range(3):
         try:
-            import json  # here and in the writer: `status` with no runner up never reads it
+            text = holder_path(state_dir).read_text(encoding="utf-8")
+            # json here, after the read: a state with no runner.json (never a runner, or one
+            # stopped cleanly) is `cronpy status`'s common case and needs no json
+            import json
 
-            data = json.loads(holder_path(state_dir).read_text(encoding="utf-8"))
+            data = json.loads(text)
         except OSError:
             return None
         except ValueError:
@@ -209,7 +209,7 @@ class RunnerLock:
 
             host = socket.gethostname()
         self.host = host
-        self._lock: BaseFileLock | None = None
+        self._lock: int | None = None  # the lock file's descriptor, flocked
         self._record: dict[str, Any] = {}
         self._holder_fd: int | None = None
         self.identity: LockIdentity | None = None
@@ -226,27 +226,19 @@ class RunnerLock:
 
     def acquire(self, since: datetime | None = None) -> None:
         """Take the lock or raise LockHeldError naming the holder; then record ourselves."""
-        from filelock import FileLock, Timeout
-
         if self._lock is not None:
             raise RuntimeError(f"{self.path} is already held by this RunnerLock")
-        lock = FileLock(
-            self.path,
-            mode=0o600,
-            thread_local=False,  # the runner may release from another thread than it took it
-            fallback_to_soft=False,  # a soft lock would outlive a killed runner
-        )
         try:
-            lock.acquire(timeout=self.timeout)
-        except Timeout:
-            raise LockHeldError(self._held_message()) from None
+            lock = flock_exclusive(self.path, self.timeout)
         except OSError as exc:
             raise StateError(f"cannot take the runner lock {self.path}: {exc}") from exc
+        if lock is None:
+            raise LockHeldError(self._held_message())
         # Our flock on a file someone recreated proves nothing: the runner runner.json names
         # may still run, on a lock file that was removed. Its runs are not ours to declare lost.
         previous = _read_holder_record(self.state_dir)
         if previous is not None and holder_alive(previous, host=self.host):
-            lock.release()
+            os.close(lock)
             raise LockHeldError(
                 f"runner pid {previous['pid']} on {self.host}, since {previous.get('started_at')},"
                 f" still runs on {self.state_dir} although its lock file {self.path} was removed"
@@ -267,7 +259,7 @@ class RunnerLock:
             write_private(path, _padded(self._record))
             self._holder_fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as exc:
-            lock.release()
+            os.close(lock)
             raise StateError(f"cannot write {path}: {exc.strerror}") from exc
         self.identity = LockIdentity(self.state_dir, self.path)
         self._lock = lock
@@ -307,7 +299,7 @@ class RunnerLock:
                 os.close(self._holder_fd)
                 self._holder_fd = None
         finally:
-            self._lock.release()
+            os.close(self._lock)  # drops the flock
             self._lock = None
 
     def __enter__(self) -> RunnerLock:

@@ -9,7 +9,6 @@ values (``CronFields``, a ``timedelta``); the schedule kinds are built from them
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from cronpy.digest import sha256
 from cronpy.errors import DurationError
 from cronpy.model.durations import format_duration, parse_duration
 
@@ -124,7 +124,7 @@ def _span(spec: _Field, start: int, end: int, step: int) -> list[int]:
 
 def _hash_number(spec: _Field, job_name: str) -> int:
     # sha256 rather than hash(): the value must not change between processes or restarts
-    digest = hashlib.sha256(f"{spec.name}\0{job_name}".encode()).digest()
+    digest = sha256(f"{spec.name}\0{job_name}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
 
 

@@ -269,6 +269,45 @@ def test_probes_do_not_block_each_other_and_a_starting_runner_waits_them_out(
     lock.release()
 
 
+def test_the_runner_lock_and_filelock_exclude_each_other(tmp_path: Path) -> None:
+    """The runner lock is a plain flock now, no longer taken through filelock: a runner of
+    the earlier kind (filelock on the same file) and a runner of this one still exclude each
+    other, in both directions, during an upgrade."""
+    from filelock import FileLock, Timeout
+
+    older = FileLock(lock_path(tmp_path), mode=0o600)
+    with older:
+        with pytest.raises(LockHeldError):
+            RunnerLock(tmp_path, timeout=0.1).acquire()
+        assert runner_alive(tmp_path) is not None
+    with RunnerLock(tmp_path), pytest.raises(Timeout):
+        FileLock(lock_path(tmp_path)).acquire(timeout=0.1)
+    assert mode(lock_path(tmp_path)) == 0o600
+
+
+def test_a_lock_file_replaced_before_the_flock_is_not_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening the lock file, then getting the flock on it after someone removed it and made
+    another, holds nothing anyone sees: the lock is taken on the file the path names now."""
+    path = lock_path(tmp_path)
+    real_flock = fcntl.flock
+    replaced: list[bool] = []
+
+    def flock_after_a_replace(fd: int, operation: int) -> None:
+        if not replaced:  # between our open and our flock, the first time only
+            replaced.append(True)
+            path.unlink()
+            path.touch(mode=0o600)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock_after_a_replace)
+    with RunnerLock(tmp_path, timeout=5):
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        assert replaced
+        assert runner_alive(tmp_path) is not None  # a probe of the path sees the runner
+
+
 def test_a_garbled_note_reads_as_none(tmp_path: Path) -> None:
     holder_path(tmp_path).write_text("{not json")
     assert read_holder(tmp_path) is None

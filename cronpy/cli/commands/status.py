@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JobStatus:
+    """One job's line in ``cronpy status``."""
+
     name: str
     schedule: str
     timezone: str
@@ -50,6 +52,8 @@ class JobStatus:
 
 @dataclass(frozen=True)
 class RunnerStatus:
+    """One runner in ``cronpy status``: the state directory's, or each on a shared store."""
+
     pid: int | None
     host: str | None
     started_at: datetime | None
@@ -83,6 +87,8 @@ class RunnerStatus:
 
 @dataclass(frozen=True)
 class StatusResult:
+    """What ``cronpy status`` shows: the runners, then the jobs."""
+
     state_dir: Path
     now: datetime
     runners: tuple[RunnerStatus, ...]

@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TextIO, TypeVar
 
-from cronpy.cli.render.fit import GAP, Column, fit
+from cronpy.cli.render.fit import GAP, Column, Layout, fit
 
 R = TypeVar("R")
 ViewOf = Callable[[R, "Output"], None]  # draws one result of type R
@@ -88,13 +88,14 @@ class Output:
     def table(self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]]) -> None:
         """Columns sized to their content and fitted to the terminal (``fit``): no cell is ever
         split across lines or cut; a table too wide leaves out the columns that allow it."""
-        layout = fit(columns, [[c.text for c in row] for row in rows], self.width())
-        shown = [columns[i] for i in layout.keep]
-        cells = [[row[i] for i in layout.keep] for row in rows]
+        texts = [[c.text for c in row] for row in rows]
+        layout = fit(columns, texts, self.width())
         if self.color:
+            shown = [columns[i] for i in layout.keep]
+            cells = [[row[i] for i in layout.keep] for row in rows]
             self._rich_table(shown, cells, layout.widths)
         else:
-            self._plain_table(shown, cells, layout.widths)
+            self._plain_table(columns, texts, layout)
 
     def width(self) -> int | None:
         """The terminal's width when the output goes to one; None (no limit) for a pipe or file,
@@ -163,14 +164,15 @@ class Output:
             console.width = terminal
 
     def _plain_table(
-        self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]], widths: Sequence[int]
+        self, columns: Sequence[Column], texts: Sequence[Sequence[str]], layout: Layout
     ) -> None:
-        def fmt(texts: Sequence[str]) -> str:
-            parts = [
-                t.rjust(widths[i]) if columns[i].right else t.ljust(widths[i])
-                for i, t in enumerate(texts)
-            ]
-            return (" " * GAP).join(parts).rstrip()
-
-        lines = [fmt([c.header for c in columns])] + [fmt([c.text for c in row]) for row in rows]
+        """``columns`` and each row of ``texts`` whole; ``layout`` says which are shown."""
+        # One format string for every row: a 1,000-row table is 8,000 cells, and one
+        # str.format per row costs a third of a ljust per cell.
+        line = (" " * GAP).join(
+            f"{{{i}:{'>' if columns[i].right else '<'}{width}}}"
+            for i, width in zip(layout.keep, layout.widths, strict=True)
+        )
+        lines = [line.format(*(c.header for c in columns)).rstrip()]
+        lines += [line.format(*row).rstrip() for row in texts]
         self.stream.write("\n".join(lines) + "\n")

@@ -31,9 +31,8 @@ def fit(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | N
     limit). When even the columns that are never left out do not fit, they are shown whole:
     the terminal then folds the line, which still keeps each cell in one piece."""
     natural = [len(c.header) for c in columns]
-    for row in rows:
-        for i, text in enumerate(row):
-            natural[i] = max(natural[i], len(text))
+    for i, texts in enumerate(zip(*rows, strict=True)):  # by column: one max() each, not per cell
+        natural[i] = max(natural[i], *map(len, texts))
     keep = list(range(len(columns)))
 
     def total() -> int:

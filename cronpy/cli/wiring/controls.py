@@ -18,6 +18,7 @@ from cronpy.cli.wiring import (
     open_state,
     render,
     state_dir,
+    state_option,
     write_bytes,
 )
 
@@ -68,24 +69,13 @@ def run(
 
     In the foreground, or detached with --daemon. SIGTERM (or `cronpy stop`) stops it; SIGHUP
     (or `cronpy reload`) rereads FILE."""
-    from cronpy.errors import UsageError
-    from cronpy.runtime.start import run_runner
+    from cronpy.cli.fast import start_runner  # the body `cronpy run` takes without typer too
 
-    if log_format not in ("text", "json"):
-        raise UsageError(f"invalid --log-format {log_format!r}: expected text or json")
-    if store is not None:  # refuse a URL this build cannot open before touching any state
-        from cronpy.model.storeurl import parse_store_url
-
-        parse_store_url(store)
-    if metrics is not None:
-        from cronpy.runtime.metrics import parse_address
-
-        parse_address(metrics)  # a bad address is an input error before anything starts
-    return run_runner(
-        file,
-        state_dir=state_dir(ctx),
-        store_url=store,
+    return start_runner(
+        state_option=state_option(ctx),
+        file=file,
         daemon=daemon,
+        store=store,
         log_format=log_format,
         pid_file=pid_file,
         allow_duplicate=allow_duplicate,
