@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronpy.engine.actions import (
@@ -37,7 +37,7 @@ from cronpy.engine.actions import (
 from cronpy.engine.board import Log
 from cronpy.engine.engine import Engine
 from cronpy.errors import StateError
-from cronpy.interfaces import Clock, Launcher, Notifier, Observer, Store
+from cronpy.interfaces import Clock, Launcher, Notifier, Observer, Prearmer, Store
 from cronpy.model import (
     Claim,
     Control,
@@ -50,6 +50,7 @@ from cronpy.model import (
     Spawned,
     Trigger,
 )
+from cronpy.model.launch import ArmRequest
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
 from cronpy.runtime.fleet import HANDOFF, Fleet
@@ -73,8 +74,13 @@ class Scheduler:
         rng: random.Random | None = None,
         run_env: Mapping[str, str] | None = None,
         fleet: Fleet | None = None,
+        prearmer: Prearmer | None = None,
     ) -> None:
         self.store = store
+        # starts each occurrence's process up to settings.prearm before it is due, held
+        # until its claim at the due instant (launch/prearm.py)
+        self.prearmer = prearmer if job_file.settings.prearm > 0 else None
+        self._armed_until: datetime | None = None
         self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
         self.clock = clock
@@ -218,6 +224,38 @@ class Scheduler:
             return min(planned or retry_at, retry_at)
         return planned
 
+    def next_arm(self) -> datetime | None:
+        """When to wake to pre-arm the next due instant's starts (None: nothing to arm)."""
+        wake = self.engine.next_wakeup()
+        if self.prearmer is None or wake is None:
+            return None
+        if self._armed_until is not None and wake <= self._armed_until:
+            return None
+        return wake - timedelta(seconds=self.job_file.settings.prearm)
+
+    def _prearm(self, prearmer: Prearmer, now: datetime) -> None:
+        """Hold a process for each start the engine expects within the window, and drop the
+        held ones it no longer expects (paused, cancelled, reloaded, stopping, or past)."""
+        window = timedelta(seconds=self.job_file.settings.prearm)
+        wake = self.engine.next_wakeup()
+        # every batch within the window looks again: a run that ended may free the next
+        if not prearmer.armed and (wake is None or wake - window > now):
+            return
+        until = now + window
+        env = {**self.run_env, "CRONPY_TRIGGER": str(Trigger.SCHEDULE)}
+        wanted = {
+            (job.name, at): job
+            for job, at in self.engine.due_within(until)
+            # another runner is preferred for it: it would only wait here to be dropped
+            if self.fleet is None or self.fleet.preferred(Start(job, at, Trigger.SCHEDULE, 1))
+        }
+        prearmer.disarm(wanted)
+        armed = prearmer.armed
+        for key, job in wanted.items():
+            if key not in armed:
+                prearmer.arm(ArmRequest(job, key[1], env))
+        self._armed_until = until
+
     def _degraded(self, note: str | None) -> None:
         if self.observer is not None:
             self.observer.set_degraded(note)
@@ -231,6 +269,8 @@ class Scheduler:
             self._write("pids", lambda: self.store.set_pids(pids))
         self.engine.settle(now)
         self._apply_all(now)
+        if self.prearmer is not None:
+            self._prearm(self.prearmer, now)
 
     def _apply_all(self, now: datetime) -> None:
         """Apply decisions in order; the starts of each batch are claimed together, last.
@@ -360,11 +400,20 @@ class Scheduler:
             self.engine.claims_refused(starts, retry_at, now)
             return
         faults.point("after-claim")
-        for start, run_id in zip(starts, run_ids, strict=True):
-            if self.engine.claimed(start, run_id, now) and run_id is not None:
-                self._spawn(start, run_id, now)
+        go = [
+            (start, self._request(start, run_id))
+            for start, run_id in zip(starts, run_ids, strict=True)
+            if self.engine.claimed(start, run_id, now) and run_id is not None
+        ]
+        released: dict[int, int] = {}
+        if self.prearmer is not None and go:  # their held processes run their commands now
+            released = self.prearmer.release([req for _, req in go])
+        released_at = self.clock.now()
+        for start, req in go:
+            pid = released.get(req.run_id)
+            self._spawn(start, req, now, (pid, released_at) if pid is not None else None)
 
-    def _spawn(self, start: Start, run_id: int, now: datetime) -> None:
+    def _request(self, start: Start, run_id: int) -> LaunchRequest:
         job = start.job
         log_dir = self.logs_dir / job.name
         if job.name not in self._log_dirs:
@@ -372,18 +421,30 @@ class Scheduler:
             with contextlib.suppress(OSError):
                 log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._log_dirs.add(job.name)
-        log_path = log_dir / f"{run_id}.log"
-        started = self.clock.now()  # later than the claim for all but the first of a batch
-        result = self.launcher.start(
-            LaunchRequest(
-                run_id=run_id,
-                job=job,
-                scheduled_at=start.scheduled_at,
-                attempt=start.attempt,
-                log_path=log_path,
-                extra_env={**self.run_env, "CRONPY_TRIGGER": str(start.trigger)},
-            )
+        return LaunchRequest(
+            run_id=run_id,
+            job=job,
+            scheduled_at=start.scheduled_at,
+            attempt=start.attempt,
+            log_path=log_dir / f"{run_id}.log",
+            extra_env={**self.run_env, "CRONPY_TRIGGER": str(start.trigger)},
         )
+
+    def _spawn(
+        self,
+        start: Start,
+        req: LaunchRequest,
+        now: datetime,
+        released: tuple[int, datetime] | None,
+    ) -> None:
+        """Start the claimed run, or record the release of its held process (pid, when)."""
+        job, run_id, log_path = start.job, req.run_id, req.log_path
+        result: int | Outcome
+        if released is not None:
+            result, started = released  # started_at is the release, not the arm
+        else:
+            started = self.clock.now()  # later than the claim for all but the first of a batch
+            result = self.launcher.start(req)
         if isinstance(result, Outcome):
             kept = str(log_path) if log_path.exists() else None
             self._write("pid", lambda: self.store.set_pid(run_id, 0, kept))
