@@ -196,18 +196,21 @@ class Launcher:
                 self._drop(held)  # it died while held; its exit is handled on its pidfd
         return released
 
-    def disarm(self, keep: Mapping[tuple[str, datetime], Job]) -> None:
+    def disarm(self, keep: Mapping[tuple[str, datetime], Job]) -> int:
         """Kill the held processes not in ``keep`` (or armed with another version of the
-        job); they end without running their commands."""
+        job); they end without running their commands. How many."""
+        dropped = 0
         for key, held in list(self._held.items()):
             job = keep.get(key)
             if job is None or (job is not held.req.job and job != held.req.job):
                 del self._held[key]
                 self._drop(held)
+                dropped += 1
+        return dropped
 
     def _drop(self, held: prearm.Held) -> None:
-        prearm.close_gate(held)
-        killpg(held.child.popen.pid, signal.SIGKILL)
+        killpg(held.child.popen.pid, signal.SIGKILL)  # first: end of file alone would do,
+        prearm.close_gate(held)  # but a signal is certain whatever the shell makes of it
 
     def _end_held(self, child: Child, req: ArmRequest) -> None:
         held = self._held.get(req.key)

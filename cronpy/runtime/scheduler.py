@@ -249,11 +249,16 @@ class Scheduler:
             # another runner is preferred for it: it would only wait here to be dropped
             if self.fleet is None or self.fleet.preferred(Start(job, at, Trigger.SCHEDULE, 1))
         }
-        prearmer.disarm(wanted)
+        if dropped := prearmer.disarm(wanted):
+            self.log("prearm-dropped", runs=dropped)
         armed = prearmer.armed
-        for key, job in wanted.items():
-            if key not in armed:
-                prearmer.arm(ArmRequest(job, key[1], env))
+        new = [
+            key
+            for key, job in wanted.items()
+            if key not in armed and prearmer.arm(ArmRequest(job, key[1], env))
+        ]
+        if new:
+            self.log("prearmed", runs=len(new), due=min(at for _, at in new).isoformat())
         self._armed_until = until
 
     def _degraded(self, note: str | None) -> None:
