@@ -55,6 +55,8 @@ from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
 from cronpy.runtime.fleet import HANDOFF, Fleet
 
+ARM_MARGIN = timedelta(milliseconds=20)  # arming stops this close to the due instant
+
 
 class Scheduler:
     def __init__(
@@ -252,13 +254,19 @@ class Scheduler:
         if dropped := prearmer.disarm(wanted):
             self.log("prearm-dropped", runs=dropped)
         armed = prearmer.armed
-        new = [
-            key
-            for key, job in wanted.items()
-            if key not in armed and prearmer.arm(ArmRequest(job, key[1], env))
-        ]
+        new: list[tuple[str, datetime]] = []
+        for key, job in sorted(wanted.items(), key=lambda item: item[0][1]):
+            if key in armed:
+                continue
+            if self.clock.now() >= key[1] - ARM_MARGIN:
+                # arming must not hold up the due instant: the rest start at it, unheld
+                break
+            if prearmer.arm(ArmRequest(job, key[1], env)):
+                new.append(key)
         if new:
-            self.log("prearmed", runs=len(new), due=min(at for _, at in new).isoformat())
+            took = (self.clock.now() - now).total_seconds()
+            due = min(at for _, at in new).isoformat()
+            self.log("prearmed", runs=len(new), due=due, took=round(took, 3))
         self._armed_until = until
 
     def _degraded(self, note: str | None) -> None:
