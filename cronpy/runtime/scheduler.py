@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from cronpy.engine.actions import (
@@ -50,12 +50,10 @@ from cronpy.model import (
     Spawned,
     Trigger,
 )
-from cronpy.model.launch import ArmRequest
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
 from cronpy.runtime.fleet import HANDOFF, Fleet
-
-ARM_MARGIN = timedelta(milliseconds=20)  # arming stops this close to the due instant
+from cronpy.runtime.prearming import Prearming
 
 
 class Scheduler:
@@ -79,10 +77,7 @@ class Scheduler:
         prearmer: Prearmer | None = None,
     ) -> None:
         self.store = store
-        # starts each occurrence's process up to settings.prearm before it is due, held
-        # until its claim at the due instant (launch/prearm.py)
-        self.prearmer = prearmer if job_file.settings.prearm > 0 else None
-        self._armed_until: datetime | None = None
+        self.prearming: Prearming | None = None
         self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
         self.clock = clock
@@ -101,6 +96,8 @@ class Scheduler:
             rng=rng,
             shared=fleet is not None,
         )
+        if prearmer is not None:  # starts held ahead of their due instant
+            self.prearming = Prearming(prearmer, self.engine, clock, self.log, run_env, fleet)
         self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
         self.observer: Observer | None = None
@@ -228,46 +225,7 @@ class Scheduler:
 
     def next_arm(self) -> datetime | None:
         """When to wake to pre-arm the next due instant's starts (None: nothing to arm)."""
-        wake = self.engine.next_wakeup()
-        if self.prearmer is None or wake is None:
-            return None
-        if self._armed_until is not None and wake <= self._armed_until:
-            return None
-        return wake - timedelta(seconds=self.job_file.settings.prearm)
-
-    def _prearm(self, prearmer: Prearmer, now: datetime) -> None:
-        """Hold a process for each start the engine expects within the window, and drop the
-        held ones it no longer expects (paused, cancelled, reloaded, stopping, or past)."""
-        window = timedelta(seconds=self.job_file.settings.prearm)
-        wake = self.engine.next_wakeup()
-        # every batch within the window looks again: a run that ended may free the next
-        if not prearmer.armed and (wake is None or wake - window > now):
-            return
-        until = now + window
-        env = {**self.run_env, "CRONPY_TRIGGER": str(Trigger.SCHEDULE)}
-        wanted = {
-            (job.name, at): job
-            for job, at in self.engine.due_within(until)
-            # another runner is preferred for it: it would only wait here to be dropped
-            if self.fleet is None or self.fleet.preferred(Start(job, at, Trigger.SCHEDULE, 1))
-        }
-        if dropped := prearmer.disarm(wanted):
-            self.log("prearm-dropped", runs=dropped)
-        armed = prearmer.armed
-        new: list[tuple[str, datetime]] = []
-        for key, job in sorted(wanted.items(), key=lambda item: item[0][1]):
-            if key in armed:
-                continue
-            if self.clock.now() >= key[1] - ARM_MARGIN:
-                # arming must not hold up the due instant: the rest start at it, unheld
-                break
-            if prearmer.arm(ArmRequest(job, key[1], env)):
-                new.append(key)
-        if new:
-            took = (self.clock.now() - now).total_seconds()
-            due = min(at for _, at in new).isoformat()
-            self.log("prearmed", runs=len(new), due=due, took=round(took, 3))
-        self._armed_until = until
+        return None if self.prearming is None else self.prearming.next_arm()
 
     def _degraded(self, note: str | None) -> None:
         if self.observer is not None:
@@ -282,8 +240,8 @@ class Scheduler:
             self._write("pids", lambda: self.store.set_pids(pids))
         self.engine.settle(now)
         self._apply_all(now)
-        if self.prearmer is not None:
-            self._prearm(self.prearmer, now)
+        if self.prearming is not None:
+            self.prearming.after_batch(now)
 
     def _apply_all(self, now: datetime) -> None:
         """Apply decisions in order; the starts of each batch are claimed together, last.
@@ -419,8 +377,8 @@ class Scheduler:
             if self.engine.claimed(start, run_id, now) and run_id is not None
         ]
         released: dict[int, int] = {}
-        if self.prearmer is not None and go:  # their held processes run their commands now
-            released = self.prearmer.release([req for _, req in go])
+        if self.prearming is not None and go:  # their held processes run their commands now
+            released = self.prearming.prearmer.release([req for _, req in go])
         released_at = self.clock.now()
         for start, req in go:
             pid = released.get(req.run_id)

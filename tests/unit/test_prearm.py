@@ -11,6 +11,7 @@ from pathlib import Path
 
 from cronpy.model import Job, LaunchRequest
 from cronpy.model.launch import ArmRequest
+from cronpy.runtime.prearming import Prearming
 from cronpy.runtime.scheduler import Scheduler
 from tests.harness import Harness, utc
 
@@ -76,7 +77,7 @@ class PrearmHarness(Harness):
     def _core(self, boot_id: str) -> Scheduler:
         core = super()._core(boot_id)
         # the harness builds it without one; the runner passes its launcher
-        core.prearmer = self.prearmer if core.job_file.settings.prearm > 0 else None
+        core.prearming = Prearming(self.prearmer, core.engine, self.clock, self._log, None, None)
         return core
 
     def at(self, text: str) -> None:
