@@ -71,11 +71,18 @@ def toml_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def cronpy_table() -> str:
+    """The job file's [cronpy] table: BENCH_PREARM="0s" measures without pre-armed starts
+    (the setting's default otherwise), for A/B runs of the same tree."""
+    prearm = os.environ.get("BENCH_PREARM")
+    return f"[cronpy]\nprearm = {toml_string(prearm)}\n" if prearm else ""
+
+
 def write_job_file(
     path: Path, jobs: Mapping[str, Mapping[str, str]], defaults: Mapping[str, str] | None = None
 ) -> Path:
     """A job file with string-valued keys only (all the benchmarks need)."""
-    lines: list[str] = []
+    lines: list[str] = [cronpy_table()]
     if defaults:
         lines.append("[defaults]")
         lines += [f"{k} = {toml_string(v)}" for k, v in defaults.items()]

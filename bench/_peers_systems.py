@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _common import CLK_TCK, REPO, cronpy_command
+from _common import CLK_TCK, REPO, cronpy_command, cronpy_table
 
 CACHE = REPO / "bench" / ".peers"  # git-ignored: the peers' virtual environments
 PEERS_PYPI = ("yacron", "cronstable")
@@ -180,7 +180,10 @@ def install_pypi_peers() -> None:
 
 def versions() -> dict[str, str]:
     def out(argv: list[str]) -> str:
-        done = subprocess.run(argv, capture_output=True, text=True)
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True)
+        except FileNotFoundError:  # --skip-install, --only cronpy: a peer never installed
+            return "not installed"
         return (done.stdout or done.stderr).strip().splitlines()[0] if done.returncode == 0 else "?"
 
     meta = "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))"
@@ -234,7 +237,7 @@ class Cronpy(Daemon):
     second_level = True
 
     def start(self, jobs: list[Job]) -> None:
-        lines = ['[defaults]\nshell = "/bin/sh"']
+        lines = [cronpy_table() + '[defaults]\nshell = "/bin/sh"']
         for job in jobs:
             lines.append(
                 f"[jobs.{job.name}]\nschedule = {json.dumps(CRONPY[job.when])}\n"

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # annotations only: `cronpy status` should not load the job-f
         Status,
         Trigger,
     )
+    from cronpy.model.launch import ArmRequest
 
 
 class Clock(Protocol):
@@ -112,6 +113,21 @@ class Launcher(Protocol):
 
     @property
     def running(self) -> Mapping[int, int]: ...
+
+
+class Prearmer(Protocol):
+    """Holds processes started ahead of their due instant (``cronpy.launch.Launcher``)."""
+
+    @property
+    def armed(self) -> Mapping[tuple[str, datetime], Job]: ...
+
+    def arm(self, req: ArmRequest) -> bool: ...
+
+    def disarm(self, keep: Mapping[tuple[str, datetime], Job]) -> int:
+        """Kill the held processes not in ``keep``; how many."""
+        ...
+
+    def release(self, reqs: Sequence[LaunchRequest]) -> dict[int, int]: ...
 
 
 class Notifier(Protocol):

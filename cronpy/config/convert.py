@@ -113,6 +113,16 @@ def _int(minimum: int) -> Convert:
     return convert
 
 
+def _at_most(convert: Convert, most: float, written: str) -> Convert:
+    def checked(value: Any) -> Any:
+        converted = convert(value)
+        if converted > most:
+            raise BadValue(f"expected a duration of at most {written}, {got(value)}")
+        return converted
+
+    return checked
+
+
 def _duration(*, positive: bool, at_least: str | None = None) -> Convert:
     """Seconds from a duration string; ``at_least`` is a floor written as a duration ("1s")."""
     floor = parse_duration(at_least) if at_least else 0.0
@@ -396,5 +406,7 @@ SETTINGS: dict[str, Convert] = {
     "metrics": _listen_address,
     "smtp": _smtp,
     "cgroups": _bool,
+    # more would hold a process per occurrence for longer and gain nothing
+    "prearm": _at_most(_duration(positive=False), 60.0, "1m"),
 }
 TOP_KEYS = ["defaults", "jobs", "cronpy"]

@@ -25,15 +25,18 @@ from cronpy.engine.adopt import adopt
 from cronpy.engine.board import Board, Log
 from cronpy.engine.controls import Controls
 from cronpy.engine.jobs import Active, JobRuntime, Pending
+from cronpy.engine.missed import jitter_offset
 from cronpy.engine.occurrences import Occurrences
 from cronpy.engine.outcomes import Outcomes
 from cronpy.engine.plan import Planner, durable
 from cronpy.model import (
     Control,
     ControlKind,
+    Job,
     JobFile,
     JobState,
     Outcome,
+    Overlap,
     RetryDue,
     Run,
     Trigger,
@@ -172,6 +175,28 @@ class Engine:
         if self.board.refused_since is not None:
             return self.board.refused_retry_at  # due occurrences wait for the store
         return self.planner.next_wakeup()
+
+    def due_within(self, until: datetime) -> list[tuple[Job, datetime]]:
+        """The scheduled occurrences (job, scheduled_at) expected to start at or before
+        ``until``, for the runner to pre-arm: a forecast only. What starts is still decided
+        by ``tick`` at the due instant; what it does not start, the runner drops."""
+        board = self.board
+        if board.stopping or board.refused_since is not None:
+            return []
+        found: list[tuple[Job, datetime]] = []
+        for name, when in self.planner.within(until):
+            rt = board.jobs.get(name)
+            if rt is None or not rt.job.enabled or rt.exhausted() or not board.current(name):
+                continue
+            if rt.pending or rt.state.retries or rt.paused(when):
+                continue
+            occurrence = rt.state.next_run_at
+            if occurrence is None or when != occurrence + jitter_offset(rt.job, occurrence):
+                continue  # planned for a retry, a pause's end, a deadline: not a start
+            if rt.running and rt.job.overlap in (Overlap.FORBID, Overlap.QUEUE):
+                continue  # it would be skipped or queued
+            found.append((rt.job, occurrence))
+        return found
 
     def stalled(self, now: datetime, seconds: float) -> None:
         """The runner was not running for ``seconds`` (stopped, or starved by the system)

@@ -163,9 +163,10 @@ class RunCgroups:
             self.parent.rmdir()  # only when empty: a leftover run keeps it for the next runner
 
     def _remove_empty(self) -> None:
-        """Cgroups of runs that ended without their removal (they must be empty)."""
+        """Cgroups of runs (or held starts) that ended without their removal (they must be
+        empty)."""
         with contextlib.suppress(OSError):
             for entry in self.parent.iterdir():
-                if entry.is_dir() and (entry.name.startswith(("run-", "hook-"))):
+                if entry.is_dir() and (entry.name.startswith(("run-", "hook-", "arm-"))):
                     with contextlib.suppress(OSError):
                         entry.rmdir()

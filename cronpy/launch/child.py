@@ -11,13 +11,14 @@ from pathlib import Path
 
 from cronpy.launch.capture import OutputTail
 from cronpy.model import HookRequest, LaunchRequest, Status
+from cronpy.model.launch import ArmRequest
 
 
 @dataclass(eq=False)
 class Child:
     """A process being watched: a job's run (``req`` a LaunchRequest) or a hook."""
 
-    req: LaunchRequest | HookRequest
+    req: LaunchRequest | HookRequest | ArmRequest  # ArmRequest: held (launch/prearm.py)
     popen: subprocess.Popen[bytes]
     pidfd: int
     pipe: int | None
@@ -30,6 +31,7 @@ class Child:
     reason: str | None = None
     tag: bytes | None = None  # its CRONPY_RUN_ID entry, which its orphans inherit
     cgroup: Path | None = None
+    read_size: int = 64 * 1024  # raised with the pipe's capacity for a chatty child
 
     def status(self, returncode: int, success_codes: Collection[int]) -> Status:
         if self.ending is not None:

@@ -19,24 +19,32 @@ record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import os
 import selectors
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
-from cronpy.launch import cgroups, reaper
+from cronpy.launch import cgroups, prearm, reaper
 from cronpy.launch.capture import LogCapture, OutputTail
 from cronpy.launch.cgroups import RunCgroups
 from cronpy.launch.child import Child, has_exited, killpg
 from cronpy.launch.env import Spawn, SpawnError, describe, popen_failure, prepare, user_args
 from cronpy.launch.usage import Usage, wait_usage
-from cronpy.model import HookOutcome, HookRequest, LaunchRequest, Outcome, Status
+from cronpy.model import HookOutcome, HookRequest, Job, LaunchRequest, Outcome, Status
+from cronpy.model.launch import ArmRequest
 
-_READ_SIZE = 64 * 1024
+# A child whose output fills a read gets a pipe of this capacity and reads of this size:
+# 1 GiB goes through in fewer wake-ups. Only then, since an unprivileged user's pipes all
+# shrink once their total passes fs.pipe-user-pages-soft (64 MiB).
+_WIDE_PIPE = 1024 * 1024
+_WIDE_READ = 256 * 1024  # a quarter of it: four reads per full pipe, 0.25 MiB at a time
 _HOOK_SUCCESS = frozenset({0})
 
 
@@ -66,6 +74,7 @@ class Launcher:
         self._outcomes: list[Outcome] = []
         self._hook_outcomes: list[HookOutcome] = []
         self._orphans = reaper.Orphans(self.subreaper)
+        self._held: dict[tuple[str, datetime], prearm.Held] = {}  # by job name, scheduled_at
         self.peak_buffered = 0  # most tail bytes one run ever held in memory
 
     @property
@@ -75,6 +84,9 @@ class Launcher:
 
     def close(self) -> None:
         """Remove the cgroups this launcher made (those still holding processes stay)."""
+        for held in list(self._held.values()):
+            self._drop(held)
+            self._on_exit(held.child)
         if self._cgroups is not None:
             self._cgroups.close()
 
@@ -114,6 +126,105 @@ class Launcher:
             return
         self._hooks[hook.popen.pid] = hook
 
+    # -- pre-armed starts (launch/prearm.py) ----------------------------------------------------
+    @property
+    def armed(self) -> Mapping[tuple[str, datetime], Job]:
+        """The held occurrences, (job name, scheduled_at) to the job they were armed with."""
+        return {key: held.req.job for key, held in self._held.items()}
+
+    def arm(self, req: ArmRequest) -> bool:
+        """Start the occurrence's process now, held before its command until ``release``.
+        False when it cannot be held (it starts as usual at the due instant, and any
+        failure to start is recorded then)."""
+        if req.key in self._held:
+            return True
+        try:
+            spawn = prepare(LaunchRequest(0, req.job, req.scheduled_at, 1, Path(), req.extra_env))
+            held_spawn = prearm.gated(spawn, req.job)
+            if held_spawn is None:
+                return False
+            if self._state_dir is not None:
+                held_spawn.env["CRONPY_STATE_DIR"] = str(self._state_dir)
+            gate_read, gate = os.pipe()
+        except (SpawnError, OSError):
+            return False
+        try:
+            child = self._spawn(
+                req, held_spawn, OutputTail(), None, req.job.kill_grace, stdin=gate_read
+            )
+        except SpawnError:
+            os.close(gate)
+            return False
+        finally:
+            os.close(gate_read)
+        self._held[req.key] = prearm.Held(req, child, gate)
+        return True
+
+    def release(self, reqs: Sequence[LaunchRequest]) -> dict[int, int]:
+        """Let the held processes of these claimed runs run their commands, all at once;
+        run id to pid of those released (start the others with ``start``). A run's timeout
+        counts from here."""
+        picked: list[tuple[LaunchRequest, prearm.Held]] = []
+        for req in reqs:
+            if req.scheduled_at is None:
+                continue
+            held = self._held.get((req.job.name, req.scheduled_at))
+            if held is None or req.attempt != 1 or held.req.extra_env != req.extra_env:
+                continue
+            if held.req.job is not req.job and held.req.job != req.job:
+                continue
+            picked.append((req, held))
+        opened = [(req, held) for req, held in picked if prearm.open_gate(held, req.run_id)]
+        now = self._monotonic()
+        for _, held in picked:
+            del self._held[held.req.key]
+        released: dict[int, int] = {}
+        for req, held in opened:
+            child = held.child
+            child.req = req
+            child.capture = LogCapture(req.log_path, req.job.keep.output)
+            child.started, child.timeout = now, req.job.timeout
+            child.due = None if req.job.timeout is None else now + req.job.timeout
+            child.tag = f"CRONPY_RUN_ID={req.run_id}".encode()
+            if child.cgroup is not None:  # named by run id, as leftovers.py looks for it
+                with contextlib.suppress(OSError):
+                    child.cgroup = child.cgroup.rename(child.cgroup.with_name(f"run-{req.run_id}"))
+            self._runs[req.run_id] = child
+            released[req.run_id] = child.popen.pid
+        for _, held in picked:
+            if held.gate is None and held.child.popen.pid not in released.values():
+                self._drop(held)  # it died while held; its exit is handled on its pidfd
+        return released
+
+    def disarm(self, keep: Mapping[tuple[str, datetime], Job]) -> int:
+        """Kill the held processes not in ``keep`` (or armed with another version of the
+        job); they end without running their commands. How many."""
+        dropped = 0
+        for key, held in list(self._held.items()):
+            job = keep.get(key)
+            if job is None or (job is not held.req.job and job != held.req.job):
+                del self._held[key]
+                self._drop(held)
+                dropped += 1
+        return dropped
+
+    def _drop(self, held: prearm.Held) -> None:
+        killpg(held.child.popen.pid, signal.SIGKILL)  # first: end of file alone would do,
+        prearm.close_gate(held)  # but a signal is certain whatever the shell makes of it
+
+    def _end_held(self, child: Child, req: ArmRequest) -> None:
+        held = self._held.get(req.key)
+        if held is not None and held.child is child:  # it died on its own while held
+            del self._held[req.key]
+            prearm.close_gate(held)
+        killpg(child.popen.pid, signal.SIGKILL)
+        self._close_pipe(child)
+        child.popen.wait()
+        self._selector.unregister(child.pidfd)
+        os.close(child.pidfd)
+        if child.cgroup is not None:
+            self._cgroups_retire(child.cgroup)
+
     def stop(self, run_id: int, reason: str, grace: float | None = None) -> None:
         """SIGTERM the run's process group now and SIGKILL it after ``grace`` (default kill_grace).
 
@@ -125,6 +236,7 @@ class Launcher:
 
     def stop_all(self, reason: str, grace: float) -> None:
         """Stop every run (cancelled) and every hook (killed), each with its whole group."""
+        self.disarm({})
         for run in list(self._runs.values()):
             self._begin_stop(run, Status.CANCELLED, reason, grace)
         for hook in list(self._hooks.values()):
@@ -175,15 +287,17 @@ class Launcher:
         return [*self._runs.values(), *self._hooks.values()]
 
     def _watched(self) -> set[int]:
-        return {child.popen.pid for child in self._children()}
+        held = (h.child.popen.pid for h in self._held.values())
+        return {child.popen.pid for child in self._children()} | set(held)
 
     def _spawn(
         self,
-        req: LaunchRequest | HookRequest,
+        req: LaunchRequest | HookRequest | ArmRequest,
         spawn: Spawn,
         capture: OutputTail,
         timeout: float | None,
         kill_grace: float,
+        stdin: int = subprocess.DEVNULL,
     ) -> Child:
         """Start ``spawn`` in a session of its own, watched on the selector.
 
@@ -197,13 +311,15 @@ class Launcher:
         if self._cgroups is not None:
             self._spawned += 1
             name = (
-                f"run-{req.run_id}" if isinstance(req, LaunchRequest) else f"hook-{self._spawned}"
+                f"run-{req.run_id}"
+                if isinstance(req, LaunchRequest)
+                else f"{'arm' if isinstance(req, ArmRequest) else 'hook'}-{self._spawned}"
             )
             cgroup = self._cgroups.step_in(name)
         try:
             popen = subprocess.Popen(
                 spawn.argv,
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=write_end,
                 stderr=subprocess.STDOUT,
                 close_fds=True,
@@ -308,7 +424,7 @@ class Launcher:
     def _read(self, child: Child, *, drain: bool) -> None:
         while child.pipe is not None:
             try:
-                data = os.read(child.pipe, _READ_SIZE)
+                data = os.read(child.pipe, child.read_size)
             except BlockingIOError:
                 return
             except OSError:
@@ -317,6 +433,10 @@ class Launcher:
                 self._close_pipe(child)
                 return
             child.capture.feed(data)
+            if len(data) == child.read_size < _WIDE_READ:
+                child.read_size = _WIDE_READ
+                with contextlib.suppress(OSError):  # refused: the default pipe still works
+                    fcntl.fcntl(child.pipe, fcntl.F_SETPIPE_SZ, _WIDE_PIPE)
             if not drain:
                 return  # one read per wake-up keeps a chatty child from starving the loop
 
@@ -328,6 +448,9 @@ class Launcher:
 
     def _on_exit(self, child: Child, mask: int = selectors.EVENT_READ) -> None:
         pid = child.popen.pid
+        if isinstance(child.req, ArmRequest):  # never released: it ran no command
+            self._end_held(child, child.req)
+            return
         # A child ends when its main process does. Whatever it left in its process group
         # (`cmd &`, a forgotten daemon) is killed now, as systemd does with a service's
         # cgroup: otherwise it would outlive the child, hold the output pipe open and escape

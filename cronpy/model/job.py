@@ -131,6 +131,9 @@ class RunnerSettings:
     # a cgroup per run where one is delegated (cgroup.kill reaches everything); moving the
     # runner into it costs ~8 ms per start on an idle kernel (an RCU grace period)
     cgroups: bool = True
+    # start each occurrence's process this long before it is due, held before its command
+    # until the due instant (cronpy.launch.prearm); 0 starts it at the due instant
+    prearm: float = 1.0
 
 
 @dataclass(frozen=True)

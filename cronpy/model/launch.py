@@ -29,6 +29,20 @@ class LaunchRequest:
 
 
 @dataclass(frozen=True)
+class ArmRequest:
+    """An occurrence expected soon: start its process now, held before the command until
+    ``release`` hands it the run id its claim got (``cronpy.launch.prearm``)."""
+
+    job: Job
+    scheduled_at: datetime  # UTC
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, datetime]:
+        return self.job.name, self.scheduled_at
+
+
+@dataclass(frozen=True)
 class Outcome:
     run_id: int
     status: Status

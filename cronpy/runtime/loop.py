@@ -113,6 +113,7 @@ class Runner:
             # jobs that call `cronpy status` see their own runner; leftovers are found by it
             run_env={"CRONPY_STATE_DIR": str(state_dir)},
             fleet=self.fleet,
+            prearmer=self.launcher,
         )
         # shared store: NOTIFY wake-ups and the heartbeat (leases, sweep)
         self.peers = (
@@ -154,6 +155,8 @@ class Runner:
     def _sd_status(self, ready: bool = False) -> None:
         """STATUS= names the job due next; recomputed only when the next wake-up moves."""
         wake_at = self.scheduler.next_wakeup()
+        if (arm_at := self.scheduler.next_arm()) is not None:  # hold what is due next
+            wake_at = arm_at if wake_at is None else min(wake_at, arm_at)
         if notifying() and (ready or wake_at != self._status_at):
             self._status_at = wake_at
             states = (rt.state for rt in self.scheduler.engine.board.jobs.values())
@@ -354,6 +357,8 @@ class Runner:
     ) -> float | None:
         deadlines: list[float] = []
         wake_at = self.scheduler.next_wakeup()
+        if (arm_at := self.scheduler.next_arm()) is not None:  # hold what is due next
+            wake_at = arm_at if wake_at is None else min(wake_at, arm_at)
         due_in = None if wake_at is None else (wake_at - self.clock.now()).total_seconds()
         if self.wall_timer is not None:
             self.wall_timer.arm(wake_at)
@@ -361,6 +366,7 @@ class Runner:
             deadlines.append(mono + due_in)
         if (d := self.launcher.next_deadline()) is not None:
             deadlines.append(d)
+
         if shutdown_deadline is not None and not forced:
             deadlines.append(shutdown_deadline)
         if watchdog is not None:

@@ -40,7 +40,7 @@ from cronpy.engine.actions import (
 from cronpy.engine.board import Log
 from cronpy.engine.engine import Engine
 from cronpy.errors import StateError
-from cronpy.interfaces import Clock, Launcher, Notifier, Observer, Store
+from cronpy.interfaces import Clock, Launcher, Notifier, Observer, Prearmer, Store
 from cronpy.model import (
     Claim,
     Control,
@@ -56,6 +56,7 @@ from cronpy.model import (
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
 from cronpy.runtime.fleet import HANDOFF, Fleet
+from cronpy.runtime.prearming import Prearming
 
 
 class Scheduler:
@@ -76,8 +77,10 @@ class Scheduler:
         rng: random.Random | None = None,
         run_env: Mapping[str, str] | None = None,
         fleet: Fleet | None = None,
+        prearmer: Prearmer | None = None,
     ) -> None:
         self.store = store
+        self.prearming: Prearming | None = None
         self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
         self.clock = clock
@@ -96,6 +99,8 @@ class Scheduler:
             rng=rng,
             shared=fleet is not None,
         )
+        if prearmer is not None:  # starts held ahead of their due instant
+            self.prearming = Prearming(prearmer, self.engine, clock, self.log, run_env, fleet)
         self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
         self.observer: Observer | None = None
@@ -225,6 +230,10 @@ class Scheduler:
             return min(planned or retry_at, retry_at)
         return planned
 
+    def next_arm(self) -> datetime | None:
+        """When to wake to pre-arm the next due instant's starts (None: nothing to arm)."""
+        return None if self.prearming is None else self.prearming.next_arm()
+
     def _degraded(self, note: str | None) -> None:
         if self.observer is not None:
             self.observer.set_degraded(note)
@@ -238,6 +247,8 @@ class Scheduler:
             self._write("pids", lambda: self.store.set_pids(pids))
         self.engine.settle(now)
         self._apply_all(now)
+        if self.prearming is not None:
+            self.prearming.after_batch(now)
 
     def _apply_all(self, now: datetime) -> None:
         """Apply decisions in order; the starts of each batch are claimed together, last.
@@ -384,11 +395,20 @@ class Scheduler:
             self.engine.claims_refused(starts, retry_at, now)
             return
         faults.point("after-claim")
-        for start, run_id in zip(starts, run_ids, strict=True):
-            if self.engine.claimed(start, run_id, now) and run_id is not None:
-                self._spawn(start, run_id, now)
+        go = [
+            (start, self._request(start, run_id))
+            for start, run_id in zip(starts, run_ids, strict=True)
+            if self.engine.claimed(start, run_id, now) and run_id is not None
+        ]
+        released: dict[int, int] = {}
+        if self.prearming is not None and go:  # their held processes run their commands now
+            released = self.prearming.prearmer.release([req for _, req in go])
+        released_at = self.clock.now()
+        for start, req in go:
+            pid = released.get(req.run_id)
+            self._spawn(start, req, now, (pid, released_at) if pid is not None else None)
 
-    def _spawn(self, start: Start, run_id: int, now: datetime) -> None:
+    def _request(self, start: Start, run_id: int) -> LaunchRequest:
         job = start.job
         log_dir = self.logs_dir / job.name
         if job.name not in self._log_dirs:
@@ -396,18 +416,30 @@ class Scheduler:
             with contextlib.suppress(OSError):
                 log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._log_dirs.add(job.name)
-        log_path = log_dir / f"{run_id}.log"
-        started = self.clock.now()  # later than the claim for all but the first of a batch
-        result = self.launcher.start(
-            LaunchRequest(
-                run_id=run_id,
-                job=job,
-                scheduled_at=start.scheduled_at,
-                attempt=start.attempt,
-                log_path=log_path,
-                extra_env={**self.run_env, "CRONPY_TRIGGER": str(start.trigger)},
-            )
+        return LaunchRequest(
+            run_id=run_id,
+            job=job,
+            scheduled_at=start.scheduled_at,
+            attempt=start.attempt,
+            log_path=log_dir / f"{run_id}.log",
+            extra_env={**self.run_env, "CRONPY_TRIGGER": str(start.trigger)},
         )
+
+    def _spawn(
+        self,
+        start: Start,
+        req: LaunchRequest,
+        now: datetime,
+        released: tuple[int, datetime] | None,
+    ) -> None:
+        """Start the claimed run, or record the release of its held process (pid, when)."""
+        job, run_id, log_path = start.job, req.run_id, req.log_path
+        result: int | Outcome
+        if released is not None:
+            result, started = released  # started_at is the release, not the arm
+        else:
+            started = self.clock.now()  # later than the claim for all but the first of a batch
+            result = self.launcher.start(req)
         if isinstance(result, Outcome):
             kept = str(log_path) if log_path.exists() else None
             self._write("pid", lambda: self.store.set_pid(run_id, 0, kept))

@@ -9,6 +9,7 @@ check that no process of a run's group survives and that the launcher reaps them
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import pwd
 import selectors
@@ -691,3 +692,22 @@ def test_hook_whose_shell_is_missing_is_a_spawn_error(h: Harness) -> None:
     assert (outcome.status, outcome.pid, outcome.exit_code) == (Status.SPAWN_ERROR, None, None)
     assert outcome.reason == "shell '/nonexistent/sh' not found"
     assert len(h.selector.get_map()) == 0
+
+
+def test_a_chatty_child_gets_a_wide_pipe_and_a_quiet_one_keeps_the_default(h: Harness) -> None:
+    h.start(make_job("head -c 600000 /dev/zero; sleep 30"), run_id=1)
+    h.start(make_job("echo quiet; sleep 30"), run_id=2)
+    runs = h.launcher._runs
+    end = time.monotonic() + 10
+    while runs[1].capture.total < 600000 or runs[2].capture.total < 6:
+        assert time.monotonic() < end, "the output did not arrive"
+        for key, mask in h.selector.select(end - time.monotonic()):
+            key.data(mask)
+    chatty, quiet = runs[1].pipe, runs[2].pipe
+    assert chatty is not None and quiet is not None
+    # 1 GiB went through at 2.2x cat's time with 64 KiB pipes and reads (BENCHMARKS.md)
+    assert fcntl.fcntl(chatty, fcntl.F_GETPIPE_SZ) == 1024 * 1024
+    assert runs[1].read_size == 256 * 1024
+    assert fcntl.fcntl(quiet, fcntl.F_GETPIPE_SZ) == 64 * 1024
+    h.launcher.stop_all("test over", grace=0)
+    run_until_done(h.selector, h.launcher)

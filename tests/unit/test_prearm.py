@@ -1,0 +1,183 @@
+"""Pre-armed starts under the fake clock: what the engine forecasts, when the scheduler arms,
+what it releases at the claim and what it drops (the processes themselves: tests/e2e)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cronpy.model import Job, LaunchRequest
+from cronpy.model.launch import ArmRequest
+from cronpy.runtime.prearming import Prearming
+from cronpy.runtime.scheduler import Scheduler
+from tests.harness import Harness, utc
+
+START = utc("2026-03-02T00:00:03Z")
+JOBS = """
+[cronpy]
+prearm = "1s"
+
+[jobs.a]
+schedule = "*/10 * * * * *"
+command = "true"
+
+[jobs.b]
+schedule = "*/10 * * * * *"
+command = "true"
+"""
+
+
+@dataclass
+class FakePrearmer:
+    armed_reqs: dict[tuple[str, datetime], ArmRequest] = field(default_factory=dict)
+    arms: list[tuple[str, datetime, datetime]] = field(default_factory=list)  # + when
+    dropped: list[tuple[str, datetime]] = field(default_factory=list)
+    released: list[LaunchRequest] = field(default_factory=list)
+    now: object = None
+    _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
+
+    @property
+    def armed(self) -> Mapping[tuple[str, datetime], Job]:
+        return {key: req.job for key, req in self.armed_reqs.items()}
+
+    def arm(self, req: ArmRequest) -> bool:
+        assert callable(self.now)
+        self.armed_reqs[req.key] = req
+        self.arms.append((*req.key, self.now()))
+        return True
+
+    def disarm(self, keep: Mapping[tuple[str, datetime], Job]) -> int:
+        gone = [key for key in self.armed_reqs if key not in keep]
+        for key in gone:
+            del self.armed_reqs[key]
+        self.dropped += gone
+        return len(gone)
+
+    def release(self, reqs: Sequence[LaunchRequest]) -> dict[int, int]:
+        out = {}
+        for req in reqs:
+            assert req.scheduled_at is not None
+            if self.armed_reqs.pop((req.job.name, req.scheduled_at), None) is not None:
+                self.released.append(req)
+                out[req.run_id] = next(self._pids)
+        return out
+
+
+class PrearmHarness(Harness):
+    prearmer: FakePrearmer
+
+    def __init__(self, tmp_path: Path, toml: str = JOBS) -> None:
+        self.prearmer = FakePrearmer()
+        super().__init__(tmp_path, toml, START)
+        self.prearmer.now = self.clock.now
+
+    def _core(self, boot_id: str) -> Scheduler:
+        core = super()._core(boot_id)
+        # the harness builds it without one; the runner passes its launcher
+        core.prearming = Prearming(self.prearmer, core.engine, self.clock, self._log, None, None)
+        return core
+
+    def at(self, text: str) -> None:
+        self.clock.set(utc(f"2026-03-02T{text}Z"))
+        self.core.tick()
+
+
+def test_it_arms_each_due_start_a_window_ahead_and_releases_it_at_the_claim(
+    tmp_path: Path,
+) -> None:
+    h = PrearmHarness(tmp_path)
+    due = utc("2026-03-02T00:00:10Z")
+    assert h.core.next_arm() == due - timedelta(seconds=1)
+    h.at("00:00:08.5")
+    assert not h.prearmer.arms  # not yet within the window
+    h.at("00:00:09")
+    assert sorted(h.prearmer.armed) == [("a", due), ("b", due)]
+    assert {req.extra_env["CRONPY_TRIGGER"] for req in h.prearmer.armed_reqs.values()} == {
+        "schedule"
+    }
+    assert h.core.next_arm() is None  # armed: the loop sleeps until the due instant
+    h.at("00:00:10.002")
+    assert sorted(r.job.name for r in h.prearmer.released) == ["a", "b"]
+    assert not h.launcher.started  # nothing was started unheld
+    runs = h.runs()
+    assert [r.status for r in runs] == ["running", "running"]
+    # started_at is the release instant, after the claim: never the arm time
+    assert all(r.started_at == utc("2026-03-02T00:00:10.002Z") for r in runs)
+    assert {r.pid for r in runs} == {5000, 5001}
+    assert not h.prearmer.armed
+
+
+def test_a_pause_between_arm_and_due_drops_the_held_start_and_records_the_skip(
+    tmp_path: Path,
+) -> None:
+    h = PrearmHarness(tmp_path)
+    due = utc("2026-03-02T00:00:10Z")
+    h.at("00:00:09.2")
+    h.store.set_paused(["a"], True, None)
+    h.clock.set(utc("2026-03-02T00:00:09.5Z"))
+    h.core.wake()
+    assert h.prearmer.dropped == [("a", due)]  # before the due instant, not at it
+    h.at("00:00:10")
+    assert [r.job.name for r in h.prearmer.released] == ["b"]
+    skipped = [r for r in h.runs("a") if r.scheduled_at == due]
+    assert [(r.status, r.reason) for r in skipped] == [("skipped", "paused")]
+    assert not h.launcher.started
+
+
+def test_shutdown_drops_what_is_held(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    h.at("00:00:09.5")
+    h.core.begin_shutdown()
+    h.at("00:00:09.6")
+    assert sorted(name for name, _ in h.prearmer.dropped) == ["a", "b"]
+    h.at("00:00:10")
+    assert not h.prearmer.released and not h.launcher.started
+
+
+def test_a_job_still_running_under_forbid_is_not_armed_until_it_ends(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    h.launcher.durations["a"] = 9.5  # the 00:00:10 run ends at 00:00:19.5
+    h.at("00:00:10")
+    h.at("00:00:19.2")
+    assert [k for k in h.prearmer.armed] == [("b", utc("2026-03-02T00:00:20Z"))]
+    h.at("00:00:19.6")  # its end is handled: now it is armed too
+    assert ("a", utc("2026-03-02T00:00:20Z")) in h.prearmer.armed
+
+
+def test_prearm_zero_starts_at_the_due_instant_as_before(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path, JOBS.replace('prearm = "1s"', 'prearm = "0s"'))
+    assert h.core.next_arm() is None
+    h.at("00:00:09.5")
+    h.at("00:00:10")
+    assert not h.prearmer.arms
+    assert sorted(r.job.name for r in h.launcher.started) == ["a", "b"]
+
+
+def test_the_forecast_walks_only_the_planned_jobs_due_within_the_window(tmp_path: Path) -> None:
+    jobs = "\n".join(
+        f'[jobs.j{i}]\nschedule = "{i % 60} {i // 60 % 24} * * *"\ncommand = "true"'
+        for i in range(300)
+    )
+    h = PrearmHarness(tmp_path, '[cronpy]\nprearm = "1s"\n' + jobs)
+    engine = h.core.engine
+    first = utc("2026-03-02T00:01:00Z")  # j1: minute 1 of hour 0
+    assert [(j.name, at) for j, at in engine.due_within(first)] == [("j1", first)]
+    assert engine.due_within(first - timedelta(seconds=1)) == []
+
+
+def test_prearm_is_a_duration_of_at_most_a_minute() -> None:
+    from cronpy.config import parse_job_file
+    from cronpy.errors import ConfigError
+
+    job = '[jobs.a]\nschedule = "* * * * *"\ncommand = "true"\n'
+    assert parse_job_file(job, "f.toml").settings.prearm == 1.0  # on by default
+    assert parse_job_file('[cronpy]\nprearm = "0s"\n' + job, "f.toml").settings.prearm == 0
+    try:
+        parse_job_file('[cronpy]\nprearm = "2m"\n' + job, "f.toml")
+    except ConfigError as exc:
+        assert "at most 1m" in str(exc)
+    else:
+        raise AssertionError("a 2m prearm was accepted")
