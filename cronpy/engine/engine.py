@@ -280,8 +280,9 @@ class Engine:
             self.board.touched.add(rt.name)
 
     def settle(self, now: datetime) -> None:
-        """End a batch: save the states it changed, with their next planned run, in one write,
-        and put every job it looked at back on the plan."""
+        """End a batch: save the states it changed, with their next planned run, in one write
+        (a state the store has already is not written again), and put every job it looked at
+        back on the plan."""
         board = self.board
         changed: list[JobState] = []
         for name in board.dirty:
@@ -291,7 +292,10 @@ class Engine:
             planned = self.planner.planned(rt, now)
             if planned != rt.state.next_run_at:
                 rt.state = replace(rt.state, next_run_at=planned)
-            changed.append(durable(rt))
+            state = durable(rt)
+            if state is not rt.saved:  # a state is never changed in place: a new one is new
+                changed.append(state)
+                rt.saved = state
         if changed:
             board.emit(SaveStates(tuple(changed)))
         for name in board.dirty | board.touched:
