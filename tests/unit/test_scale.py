@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+
+from cronpy.errors import ScheduleError
 from cronpy.model import JobState
+from cronpy.schedule import _parse_cached, parse_schedule
 from tests.harness import Harness, utc
 
 JOBS = """
@@ -67,3 +72,40 @@ def test_a_state_changed_after_the_restart_is_still_written(tmp_path: Path) -> N
     assert ["a"] in writes
     assert h.statuses("a") == ["succeeded"]
     assert h.store.job_states()["a"].next_run_at == utc("2026-05-02T03:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "H H * * *",
+        "h H * * mon-fri",
+        "H 3 * * *",
+        "0 H 1 * *",
+        "H H H * * *",
+        "H H * jan sun",
+        "h h L * *",
+        "H/5 H * * *",  # not bare: the general parser
+        "H H H * *",
+        "H H,3 * * *",
+        "H(0-29) 2 * * *",
+    ],
+)
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin", "America/New_York"])
+def test_a_bare_h_schedule_is_what_the_general_parser_makes(text: str, zone: str) -> None:
+    """Jobs written "H H * * *" take a shortcut: the expression is parsed once and each job
+    only hashes its name into its H fields. Same values, same plans, as the full parser."""
+    tz = ZoneInfo(zone)
+    after = utc("2026-03-28T12:00:00Z")
+    for i in range(200):
+        name = f"job-{i:06d}"
+        fast = parse_schedule(text, tz=tz, job_name=name)
+        full = _parse_cached(text, tz, name)
+        assert fast == full
+        assert fast.next_times(after, 3) == full.next_times(after, 3)
+
+
+def test_a_bare_h_schedule_that_never_fires_is_reported_for_each_job() -> None:
+    tz = ZoneInfo("UTC")
+    for name in ("a", "b"):
+        with pytest.raises(ScheduleError, match='it never fires: no date has day-of-month "31"'):
+            parse_schedule("H H 31 2 *", tz=tz, job_name=name)
