@@ -64,6 +64,8 @@ class Planner:
                 return None
             if not self.board.current(job.name):
                 return None
+            if job.jitter <= 0:  # the planned datetime itself, not an equal copy per job
+                return occurrence
             return occurrence + jitter_offset(job, occurrence)
         times: list[datetime] = []
         if st.paused and st.paused_until is not None:
