@@ -27,7 +27,7 @@ from cronpy.engine.controls import Controls
 from cronpy.engine.jobs import Active, JobRuntime, Pending
 from cronpy.engine.occurrences import Occurrences
 from cronpy.engine.outcomes import Outcomes
-from cronpy.engine.plan import Planner, durable
+from cronpy.engine.plan import Planner, durable, with_next_run
 from cronpy.model import Control, ControlKind, JobFile, JobState, Outcome, Run, Trigger
 from cronpy.model.durations import format_duration
 
@@ -291,7 +291,7 @@ class Engine:
                 continue
             planned = self.planner.planned(rt, now)
             if planned != rt.state.next_run_at:
-                rt.state = replace(rt.state, next_run_at=planned)
+                rt.state = with_next_run(rt.state, planned)
             state = durable(rt)
             if state is not rt.saved:  # a state is never changed in place: a new one is new
                 changed.append(state)

@@ -83,6 +83,29 @@ class Planner:
         return min(times, default=None)
 
 
+def with_next_run(state: JobState, when: datetime | None) -> JobState:
+    """``replace(state, next_run_at=when)`` at half its cost: a start plans every job, and
+    100,000 new jobs each get their first planned run this way."""
+    return JobState(
+        name=state.name,
+        first_seen=state.first_seen,
+        cursor=state.cursor,
+        next_run_at=when,
+        run_count=state.run_count,
+        paused=state.paused,
+        paused_until=state.paused_until,
+        last_run_id=state.last_run_id,
+        boot_id=state.boot_id,
+        retries=state.retries,
+        late=state.late,
+        schedule=state.schedule,
+        timezone=state.timezone,
+        command=state.command,
+        present=state.present,
+        enabled=state.enabled,
+    )
+
+
 def durable(rt: JobRuntime) -> JobState:
     """The state to save: its cursor stops short of an occurrence that is still waiting to
     start (a caught-up, replayed or queued start lives only in memory until its claim),

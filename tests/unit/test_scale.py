@@ -3,14 +3,17 @@ writes only the job states that changed, and equal values are shared between job
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
+from dataclasses import fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from cronpy.engine.plan import with_next_run
 from cronpy.errors import ScheduleError
-from cronpy.model import JobState
+from cronpy.model import JobState, RetryDue
 from cronpy.schedule import _parse_cached, parse_schedule
 from tests.harness import Harness, utc
 
@@ -109,3 +112,30 @@ def test_a_bare_h_schedule_that_never_fires_is_reported_for_each_job() -> None:
     for name in ("a", "b"):
         with pytest.raises(ScheduleError, match='it never fires: no date has day-of-month "31"'):
             parse_schedule("H H 31 2 *", tz=tz, job_name=name)
+
+
+def test_the_planned_copy_of_a_job_state_keeps_every_field() -> None:
+    """``with_next_run`` names each field: a field added to JobState must be added there too."""
+    names = [f.name for f in fields(JobState)]
+    source = inspect.getsource(with_next_run)
+    assert [n for n in names if f"{n}=" not in source] == []
+    state = JobState(
+        name="a",
+        first_seen=utc("2026-01-01T00:00:00Z"),
+        cursor=utc("2026-01-02T00:00:00Z"),
+        next_run_at=utc("2026-01-03T00:00:00Z"),
+        run_count=3,
+        paused=True,
+        paused_until=utc("2026-01-04T00:00:00Z"),
+        last_run_id=7,
+        boot_id="boot",
+        retries=(RetryDue(utc("2026-01-02T00:00:00Z"), 2, utc("2026-01-02T00:01:00Z")),),
+        late="late",
+        schedule="H H * * *",
+        timezone="UTC",
+        command="true",
+        present=False,
+        enabled=False,
+    )
+    when = utc("2026-01-05T00:00:00Z")
+    assert with_next_run(state, when) == replace(state, next_run_at=when)
