@@ -139,3 +139,13 @@ def test_the_planned_copy_of_a_job_state_keeps_every_field() -> None:
     )
     when = utc("2026-01-05T00:00:00Z")
     assert with_next_run(state, when) == replace(state, next_run_at=when)
+
+
+def test_job_states_read_back_share_equal_instants_and_schedules(tmp_path: Path) -> None:
+    """A restart of 100,000 jobs holds one datetime per distinct instant and one string per
+    distinct schedule and zone, not one per job."""
+    h = Harness(tmp_path, JOBS.replace('"every 6h"', '"0 3 * * *"'), utc("2026-05-01T02:00:00Z"))
+    a, _, c = (h.store.job_states()[n] for n in "abc")
+    assert a.first_seen == c.first_seen and a.first_seen is c.first_seen
+    assert a.cursor is c.cursor and a.next_run_at is c.next_run_at
+    assert a.schedule is c.schedule and a.timezone is c.timezone
