@@ -186,6 +186,13 @@ class Store(ABC):
     @abstractmethod
     def job_state(self, name: str) -> JobState | None: ...
 
+    def job_page(self, limit: int) -> tuple[list[JobState], int]:
+        """The first ``limit`` jobs still in the runner's file, in name order, and how many
+        there are: ``status`` shows a page of 100,000 jobs without reading them all. This
+        default reads them all."""
+        present = [s for s in self.job_states().values() if s.present]
+        return present[:limit], len(present)
+
     @abstractmethod
     def save_job_states(self, states: Iterable[JobState]) -> None:
         """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor

@@ -21,9 +21,10 @@ if TYPE_CHECKING:
     from cronpy.interfaces import Store
 
 # option -> (keyword, takes a value); the same spellings cronpy.cli.wiring.reads declares
-_STATUS: dict[str, tuple[str, bool]] = {"--utc": ("utc", False), "--json": ("as_json", False)}
+_COMMON: dict[str, tuple[str, bool]] = {"--utc": ("utc", False), "--json": ("as_json", False)}
+_STATUS: dict[str, tuple[str, bool]] = {**_COMMON, "--all": ("all_jobs", False)}
 _HISTORY: dict[str, tuple[str, bool]] = {
-    **_STATUS,
+    **_COMMON,
     "-n": ("limit", True),
     "--limit": ("limit", True),
     "--status": ("status_name", True),
@@ -83,6 +84,7 @@ def show_status(
     job: str | None = None,
     utc: bool = False,
     as_json: bool = False,
+    all_jobs: bool = False,
 ) -> int:
     from cronpy.cli.commands.common import shown_zone
     from cronpy.cli.commands.status import status as build
@@ -97,9 +99,14 @@ def show_status(
             job=job,
             now=datetime.now(UTC),
             zone=shown_zone(utc),
+            # a table people read: 100,000 jobs take seconds to print and scroll out of sight
+            limit=None if all_jobs or as_json else STATUS_PAGE,
         )
     _render(result, as_json)
     return 0
+
+
+STATUS_PAGE = 100  # jobs `status` lists without --all (JSON: every job)
 
 
 def show_history(

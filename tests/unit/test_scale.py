@@ -4,6 +4,7 @@ writes only the job states that changed, and equal values are shared between job
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Iterable
 from dataclasses import fields, replace
 from pathlib import Path
@@ -11,10 +12,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from cronpy.cli.app import run_app
+from cronpy.cli.fast import STATUS_PAGE
+from cronpy.cli.main import main
 from cronpy.engine.plan import with_next_run
 from cronpy.errors import ScheduleError
 from cronpy.model import JobState, RetryDue
+from cronpy.runtime.statedir import db_path, ensure_state_dir
 from cronpy.schedule import _parse_cached, parse_schedule
+from cronpy.store.sqlite import SqliteStore
 from tests.harness import Harness, utc
 
 JOBS = """
@@ -149,3 +155,76 @@ def test_job_states_read_back_share_equal_instants_and_schedules(tmp_path: Path)
     assert a.first_seen == c.first_seen and a.first_seen is c.first_seen
     assert a.cursor is c.cursor and a.next_run_at is c.next_run_at
     assert a.schedule is c.schedule and a.timezone is c.timezone
+
+
+def test_status_of_many_jobs_shows_a_page_and_says_how_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100,000 jobs took ~2 s to list and scrolled out of sight: past STATUS_PAGE jobs the
+    table shows the first ones by name and how to see the rest; --all and --json list all."""
+    monkeypatch.delenv("CRONPY_STATE_DIR", raising=False)
+    state_dir = ensure_state_dir(tmp_path / "state")
+    first = utc("2026-05-01T00:00:00Z")
+    count = STATUS_PAGE + 3
+    SqliteStore(db_path(state_dir)).save_job_states(
+        JobState(name=f"job-{i:05d}", first_seen=first, schedule="H H * * *", timezone="UTC")
+        for i in range(count)
+    )
+
+    def status(*args: str) -> str:
+        assert main(["--state-dir", str(state_dir), "status", *args]) == 0
+        return capsys.readouterr().out
+
+    def rows(out: str) -> list[str]:
+        return [line.split()[0] for line in out.splitlines() if line.startswith("job-")]
+
+    paged = status()
+    assert rows(paged) == [f"job-{i:05d}" for i in range(STATUS_PAGE)]
+    assert f"Showing the first {STATUS_PAGE:,} of {count:,} jobs, by name" in paged
+    assert "cronpy status --all" in paged
+    for every in (
+        status("--all"),
+        run_app_out(["--state-dir", str(state_dir), "status", "--all"], capsys),
+    ):
+        assert len(rows(every)) == count and "Showing the first" not in every
+    assert len(json.loads(status("--json"))["jobs"]) == count
+    assert rows(status(f"job-{count - 1:05d}")) == [f"job-{count - 1:05d}"]
+
+
+def test_status_of_a_page_of_jobs_or_fewer_lists_them_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CRONPY_STATE_DIR", raising=False)
+    state_dir = ensure_state_dir(tmp_path / "state")
+    SqliteStore(db_path(state_dir)).save_job_states(
+        JobState(name=f"job-{i:05d}", first_seen=utc("2026-05-01T00:00:00Z"))
+        for i in range(STATUS_PAGE)
+    )
+    assert main(["--state-dir", str(state_dir), "status"]) == 0
+    out = capsys.readouterr().out
+    assert sum(line.startswith("job-") for line in out.splitlines()) == STATUS_PAGE
+    assert "Showing the first" not in out
+
+
+def run_app_out(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """The same command through typer's wiring (the fast path takes plain spellings only)."""
+    assert run_app(args) == 0
+    return capsys.readouterr().out
+
+
+def test_status_of_one_job_reads_that_job_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cronpy status JOB` among 100,000 jobs read them all (~0.5 s) to find one."""
+    monkeypatch.delenv("CRONPY_STATE_DIR", raising=False)
+    state_dir = ensure_state_dir(tmp_path / "state")
+    SqliteStore(db_path(state_dir)).save_job_states(
+        JobState(name=f"job-{i}", first_seen=utc("2026-05-01T00:00:00Z")) for i in range(3)
+    )
+    real = SqliteStore.job_states
+    monkeypatch.setattr(SqliteStore, "job_states", lambda self: pytest.fail("read every job"))
+    assert main(["--state-dir", str(state_dir), "status", "job-1"]) == 0
+    assert "job-1" in capsys.readouterr().out
+    monkeypatch.setattr(SqliteStore, "job_states", real)  # an unknown name: what it may mean
+    assert main(["--state-dir", str(state_dir), "status", "job-9"]) == 2
+    assert "unknown job 'job-9'" in capsys.readouterr().err

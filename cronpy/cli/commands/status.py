@@ -88,6 +88,7 @@ class StatusResult:
     runners: tuple[RunnerStatus, ...]
     jobs: tuple[JobStatus, ...]
     zone: tzinfo | None = None  # the zone times are shown in (None: local)
+    total: int | None = None  # jobs in the file when ``jobs`` is only the first page of them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,14 +105,21 @@ def status(
     job: str | None,
     now: datetime,
     zone: tzinfo | None = None,
+    limit: int | None = None,
 ) -> StatusResult:
-    """Jobs still in the runner's file (or the one named, even if removed), in name order."""
-    states = store.job_states()
+    """Jobs still in the runner's file (or the one named, even if removed), in name order;
+    with ``limit``, only the first ones (``total`` says how many there are)."""
+    total = None
     if job is not None:
-        check_jobs([job], states, state_dir)
-        chosen = [states[job]]
+        one = store.job_state(job)  # not all 100,000 of them
+        if one is None:  # a UsageError with the names it may have meant
+            check_jobs([job], store.job_states(), state_dir)
+        chosen = [] if one is None else [one]
+    elif limit is not None:
+        chosen, count = store.job_page(limit)
+        total = count if count > len(chosen) else None
     else:
-        chosen = [s for s in states.values() if s.present]
+        chosen = [s for s in store.job_states().values() if s.present]
     running: dict[str, list[Run]] = {}
     for run in store.running_runs():  # one query for all jobs, not one per job
         running.setdefault(run.job, []).append(run)
@@ -136,7 +144,9 @@ def status(
                 reload_refused=runner.get("reload_refused"),
             ),
         )
-    return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone)
+    return StatusResult(
+        state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone, total=total
+    )
 
 
 def _fleet(store: Store, running: list[Run], now: datetime) -> tuple[RunnerStatus, ...]:

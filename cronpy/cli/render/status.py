@@ -62,6 +62,13 @@ def status(result: StatusResult, out: Output) -> None:
     rows = [_status_row(job, result.now, zone) for job in result.jobs]
     out.table(COLUMNS, rows)
     out.line(zone_note(zone), "dim")
+    if result.total is not None:
+        shown = f"{len(result.jobs):,} of {result.total:,}"
+        out.line(
+            f"Showing the first {shown} jobs, by name: `cronpy status --all` lists every"
+            " one, `cronpy status JOB` shows one.",
+            "yellow",
+        )
 
 
 def _next_cells(job: JobStatus, now: datetime, zone: tzinfo | None) -> list[Cell]:

@@ -139,6 +139,14 @@ class PostgresStore(Store):
         row = self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = %s", (name,))
         return None if row is None else job_from_row(row)
 
+    def job_page(self, limit: int) -> tuple[list[JobState], int]:
+        rows = self._all(
+            f'SELECT {JOB_COLUMNS} FROM jobs WHERE present ORDER BY name COLLATE "C" LIMIT %s',
+            (limit,),
+        )
+        (count,) = self._one("SELECT count(*) FROM jobs WHERE present")
+        return [job_from_row(r) for r in rows], count
+
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # In name order: runners saving overlapping sets then lock the rows in the same order
         # and wait for each other instead of deadlocking.
