@@ -76,14 +76,20 @@ def parse_schedule(text: str, *, tz: ZoneInfo, job_name: str = "") -> Schedule:
     if shape is None:
         return _parse_cached(text, tz, job_name)
     template, hashed = shape
-    times = {unit: bare_hash(unit, job_name) for unit in hashed}
+    seconds, minutes, hours = template.seconds, template.minutes, template.hours
+    if "second" in hashed:
+        seconds = bare_hash("second", job_name)
+    if "minute" in hashed:
+        minutes = bare_hash("minute", job_name)
+    if "hour" in hashed:
+        hours = bare_hash("hour", job_name)
     return CronSchedule(
         text=text,
         tz=tz,
         fixed_time=template.fixed_time,
-        seconds=times.get("second", template.seconds),
-        minutes=times.get("minute", template.minutes),
-        hours=times.get("hour", template.hours),
+        seconds=seconds,
+        minutes=minutes,
+        hours=hours,
         months=template.months,
         days=template.days,
     )
