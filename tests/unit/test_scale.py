@@ -180,13 +180,13 @@ def test_status_of_many_jobs_shows_a_page_and_says_how_many(
 
     paged = status()
     assert rows(paged) == [f"job-{i:05d}" for i in range(STATUS_PAGE)]
-    assert f"Showing the first {STATUS_PAGE:,} of {count:,} jobs, by name" in paged
+    assert f"Only the first {STATUS_PAGE:,} jobs by name are shown" in paged
     assert "cronpy status --all" in paged
     for every in (
         status("--all"),
         run_app_out(["--state-dir", str(state_dir), "status", "--all"], capsys),
     ):
-        assert len(rows(every)) == count and "Showing the first" not in every
+        assert len(rows(every)) == count and "Only the first" not in every
     assert len(json.loads(status("--json"))["jobs"]) == count
     assert rows(status(f"job-{count - 1:05d}")) == [f"job-{count - 1:05d}"]
 
@@ -203,7 +203,7 @@ def test_status_of_a_page_of_jobs_or_fewer_lists_them_all(
     assert main(["--state-dir", str(state_dir), "status"]) == 0
     out = capsys.readouterr().out
     assert sum(line.startswith("job-") for line in out.splitlines()) == STATUS_PAGE
-    assert "Showing the first" not in out
+    assert "Only the first" not in out
 
 
 def run_app_out(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:

@@ -88,7 +88,7 @@ class StatusResult:
     runners: tuple[RunnerStatus, ...]
     jobs: tuple[JobStatus, ...]
     zone: tzinfo | None = None  # the zone times are shown in (None: local)
-    total: int | None = None  # jobs in the file when ``jobs`` is only the first page of them
+    more: bool = False  # ``jobs`` is the first page of the jobs, not all of them
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,16 +108,15 @@ def status(
     limit: int | None = None,
 ) -> StatusResult:
     """Jobs still in the runner's file (or the one named, even if removed), in name order;
-    with ``limit``, only the first ones (``total`` says how many there are)."""
-    total = None
+    with ``limit``, only the first ones (``more`` says whether there are others)."""
+    more = False
     if job is not None:
         one = store.job_state(job)  # not all 100,000 of them
         if one is None:  # a UsageError with the names it may have meant
             check_jobs([job], store.job_states(), state_dir)
         chosen = [] if one is None else [one]
     elif limit is not None:
-        chosen, count = store.job_page(limit)
-        total = count if count > len(chosen) else None
+        chosen, more = store.job_page(limit)
     else:
         chosen = [s for s in store.job_states().values() if s.present]
     running: dict[str, list[Run]] = {}
@@ -145,7 +144,7 @@ def status(
             ),
         )
     return StatusResult(
-        state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone, total=total
+        state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone, more=more
     )
 
 

@@ -22,6 +22,7 @@ COLUMNS = (
     Column("NOW"),
 )
 
+
 @view(StatusResult)
 def status(result: StatusResult, out: Output) -> None:
     zone = result.zone
@@ -62,11 +63,10 @@ def status(result: StatusResult, out: Output) -> None:
     rows = [_status_row(job, result.now, zone) for job in result.jobs]
     out.table(COLUMNS, rows)
     out.line(zone_note(zone), "dim")
-    if result.total is not None:
-        shown = f"{len(result.jobs):,} of {result.total:,}"
+    if result.more:
         out.line(
-            f"Showing the first {shown} jobs, by name: `cronpy status --all` lists every"
-            " one, `cronpy status JOB` shows one.",
+            f"Only the first {len(result.jobs):,} jobs by name are shown: `cronpy status --all`"
+            " lists every one, `cronpy status JOB` shows one.",
             "yellow",
         )
 

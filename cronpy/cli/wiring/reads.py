@@ -38,7 +38,7 @@ def status(
 
     For each job: schedule, next run, last result, what runs now, pauses, disabled and late
     jobs. With no runner up, the next run says when it would run. Past 100 jobs the table
-    shows the first 100 by name and says how many there are; --all and --json list all."""
+    shows the first 100 by name and says so; --all and --json list them all."""
     from cronpy.cli.fast import show_status
 
     return show_status(

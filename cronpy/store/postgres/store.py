@@ -139,13 +139,12 @@ class PostgresStore(Store):
         row = self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = %s", (name,))
         return None if row is None else job_from_row(row)
 
-    def job_page(self, limit: int) -> tuple[list[JobState], int]:
+    def job_page(self, limit: int) -> tuple[list[JobState], bool]:
         rows = self._all(
             f'SELECT {JOB_COLUMNS} FROM jobs WHERE present ORDER BY name COLLATE "C" LIMIT %s',
-            (limit,),
+            (limit + 1,),
         )
-        (count,) = self._one("SELECT count(*) FROM jobs WHERE present")
-        return [job_from_row(r) for r in rows], count
+        return [job_from_row(r) for r in rows[:limit]], len(rows) > limit
 
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # In name order: runners saving overlapping sets then lock the rows in the same order

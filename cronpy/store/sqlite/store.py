@@ -142,12 +142,11 @@ class SqliteStore(Store):
         row = self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE name = ?", (name,))
         return None if row is None else job_from_row(row)
 
-    def job_page(self, limit: int) -> tuple[list[JobState], int]:
+    def job_page(self, limit: int) -> tuple[list[JobState], bool]:
         rows = self._all(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE present ORDER BY name LIMIT ?", (limit,)
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE present ORDER BY name LIMIT ?", (limit + 1,)
         )
-        (count,) = self._one("SELECT count(*) FROM jobs WHERE present")
-        return [job_from_row(r) for r in rows], count
+        return [job_from_row(r) for r in rows[:limit]], len(rows) > limit
 
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # first_seen, run_count, last_run_id and the pause columns are written when the row is
