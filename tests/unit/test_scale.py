@@ -228,3 +228,14 @@ def test_status_of_one_job_reads_that_job_only(
     monkeypatch.setattr(SqliteStore, "job_states", real)  # an unknown name: what it may mean
     assert main(["--state-dir", str(state_dir), "status", "job-9"]) == 2
     assert "unknown job 'job-9'" in capsys.readouterr().err
+
+
+def test_jobs_without_env_share_one_empty_mapping() -> None:
+    """100,000 jobs each held an empty dict and a proxy of it (~100 B a job)."""
+    from cronpy.config import parse_job_file
+
+    jobs = parse_job_file(
+        JOBS + '\n[jobs.d]\nschedule = "@daily"\ncommand = "true"\nenv = { A = "1" }\n'
+    ).jobs
+    assert jobs["a"].env is jobs["b"].env and dict(jobs["a"].env) == {}
+    assert dict(jobs["d"].env) == {"A": "1"}
