@@ -18,7 +18,7 @@ and the cost grows linearly): for 1,000, 10,000 and 100,000 jobs written ``H H *
 VmHWM once ready, and its context switches over --idle seconds after that (0: no wake-ups).
 
 Usage: .venv/bin/python bench/bench_load.py [--jobs 10000] [--reps 3] [--seed 1] [--profile]
-       [--scale 1000,10000,100000] [--idle 5]
+       [--scale 1000,10000,100000] [--idle 5] [--scale-reps 1]
 """
 
 from __future__ import annotations
@@ -179,35 +179,44 @@ def in_process(job_file: Path, state: Path, profile: bool) -> dict[str, float]:
     return result
 
 
-def scale_series(work: Path, sizes: list[int], idle: float) -> None:
-    """``cronpy run`` with N jobs ``H H * * *``: time to ready, memory, idle wake-ups."""
+def scale_series(work: Path, sizes: list[int], idle: float, reps: int) -> None:
+    """``cronpy run`` with N jobs ``H H * * *``: time to ready, memory, idle wake-ups; the
+    median of ``reps`` runs, each on a new state directory (fresh) and then on it (restart)."""
     rows = []
     per_job: list[tuple[int, float, float]] = []
     for n in sizes:
         jobs = {f"job-{i:06d}": {"schedule": "H H * * *", "command": f"echo {i}"} for i in range(n)}
         job_file = write_job_file(work / f"scale-{n}.toml", jobs)
-        state = work / f"scale-{n}"
-        for label in ("fresh", "restart"):
-            with RunnerProcess(job_file, state) as runner:
-                ready = runner.wait_ready(timeout=300)
-                first = proc_sample(runner.pid)
-                time.sleep(idle)
-                last = proc_sample(runner.pid)
-            switches = (last.voluntary + last.involuntary) - (first.voluntary + first.involuntary)
+        seen: dict[str, list[tuple[float, float, float, int]]] = {"fresh": [], "restart": []}
+        for rep in range(reps):
+            state = work / f"scale-{n}-{rep}"
+            for label in ("fresh", "restart"):
+                with RunnerProcess(job_file, state) as runner:
+                    ready = runner.wait_ready(timeout=300)
+                    first = proc_sample(runner.pid)
+                    time.sleep(idle)
+                    last = proc_sample(runner.pid)
+                switches = (last.voluntary + last.involuntary) - (
+                    first.voluntary + first.involuntary
+                )
+                seen[label].append((ready, last.rss_kib / 1024, last.hwm_kib / 1024, switches))
+        for label, samples in seen.items():
+            ready, rss, hwm = (statistics.median(s[i] for s in samples) for i in range(3))
             rows.append(
                 [
                     f"{n:,}",
                     label,
                     f"{ready:.2f}",
-                    f"{last.rss_kib / 1024:.1f}",
-                    f"{last.hwm_kib / 1024:.1f}",
-                    str(switches),
+                    f"{rss:.1f}",
+                    f"{hwm:.1f}",
+                    " / ".join(str(s[3]) for s in samples),
                 ]
             )
             if label == "fresh":
-                per_job.append((n, ready, last.rss_kib / 1024))
+                per_job.append((n, ready, rss))
     print_table(
-        f"`cronpy run`, N jobs `H H * * *`: spawn to ready, memory, wake-ups in {idle:g} s idle",
+        f"`cronpy run`, N jobs `H H * * *`: spawn to ready, memory (medians of {reps}),"
+        f" wake-ups in {idle:g} s idle (each run)",
         ["jobs", "state", "ready s", "RSS MiB", "HWM MiB", "ctx switches"],
         rows,
     )
@@ -251,6 +260,9 @@ def main() -> None:
         help="job counts for the `H H * * *` series ('' to skip)",
     )
     parser.add_argument("--idle", type=float, default=5.0, help="idle seconds measured (5)")
+    parser.add_argument(
+        "--scale-reps", type=int, default=1, help="runs of each size in the series (median; 1)"
+    )
     args = parser.parse_args()
     use_bytecode_cache()
 
@@ -304,7 +316,7 @@ def main() -> None:
     sizes = [int(n) for n in args.scale.split(",") if n.strip()]
     if sizes:
         with tempfile.TemporaryDirectory(prefix="cronpy-bench-") as tmp:
-            scale_series(Path(tmp), sizes, args.idle)
+            scale_series(Path(tmp), sizes, args.idle, args.scale_reps)
 
 
 if __name__ == "__main__":

@@ -203,6 +203,13 @@ class Store(ABC):
     @abstractmethod
     def job_state(self, name: str) -> JobState | None: ...
 
+    def job_page(self, limit: int) -> tuple[list[JobState], bool]:
+        """The first ``limit`` jobs still in the runner's file, in name order, and whether
+        there are more: ``status`` shows a page of 100,000 jobs without reading them all (nor
+        counting them: a count of the present ones scans the table). This default reads all."""
+        present = [s for s in self.job_states().values() if s.present]
+        return present[:limit], len(present) > limit
+
     @abstractmethod
     def save_job_states(self, states: Iterable[JobState]) -> None:
         """Upsert, in one transaction. Pause fields are NOT written here (see set_paused); nor

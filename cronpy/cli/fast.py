@@ -24,9 +24,10 @@ if TYPE_CHECKING:
     from cronpy.interfaces import Store
 
 # option -> (keyword, takes a value); the same spellings cronpy.cli.wiring.reads declares
-_STATUS: dict[str, tuple[str, bool]] = {"--utc": ("utc", False), "--json": ("as_json", False)}
+_COMMON: dict[str, tuple[str, bool]] = {"--utc": ("utc", False), "--json": ("as_json", False)}
+_STATUS: dict[str, tuple[str, bool]] = {**_COMMON, "--all": ("all_jobs", False)}
 _HISTORY: dict[str, tuple[str, bool]] = {
-    **_STATUS,
+    **_COMMON,
     "-n": ("limit", True),
     "--limit": ("limit", True),
     "--status": ("status_name", True),
@@ -172,6 +173,7 @@ def show_status(
     job: str | None = None,
     utc: bool = False,
     as_json: bool = False,
+    all_jobs: bool = False,
 ) -> int:
     from cronpy.cli.commands.common import shown_zone
     from cronpy.cli.commands.status import status as build
@@ -187,6 +189,7 @@ def show_status(
             now=datetime.now(UTC),
             # JSON carries each time's own offset: no zone to show, so no zoneinfo to load
             zone=None if as_json else shown_zone(utc),
+            paged=not (all_jobs or as_json),
         )
     _render(result, as_json)
     return 0

@@ -266,6 +266,7 @@ def _merge(defaults: dict[str, Any], own: dict[str, Any]) -> dict[str, Any]:
 
 
 _NOT_COPIED = frozenset({"schedule", "at", "timezone"})  # given to Job in their final form
+_NO_ENV: Mapping[str, str] = MappingProxyType({})  # one for every job without env (~100 B each)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -286,7 +287,7 @@ def _build_job(name: str, fields: dict[str, Any], schedule: Schedule, tz: ZoneIn
         keep=_policy(Keep, tuple(fields.get("keep", {}).items())),
         window=_policy(Window, tuple(window.items())) if window else None,
         notify=_policy(Notify, tuple(notify.items())) if notify else None,
-        env=MappingProxyType(fields.get("env", {})),
+        env=MappingProxyType(fields["env"]) if "env" in fields else _NO_ENV,
         **values,
     )
 

@@ -19,6 +19,7 @@ def adopt(board: Board, job_file: JobFile, stored: Mapping[str, JobState], now: 
     for name, job in job_file.jobs.items():
         rt = board.jobs.get(name)
         state = rt.state if rt is not None else stored.get(name)
+        saved = rt.saved if rt is not None else state
         shown = (
             job.schedule.text,
             str(job.timezone),
@@ -52,7 +53,9 @@ def adopt(board: Board, job_file: JobFile, stored: Mapping[str, JobState], now: 
                 enabled=job.enabled,
             )
         if rt is None:
-            board.jobs[name] = JobRuntime(job=job, state=state, live_from=board.live_since)
+            board.jobs[name] = JobRuntime(
+                job=job, state=state, live_from=board.live_since, saved=saved
+            )
         else:
             rt.job = job
             rt.state = state

@@ -28,7 +28,7 @@ from cronpy.engine.jobs import Active, JobRuntime, Pending
 from cronpy.engine.missed import jitter_offset
 from cronpy.engine.occurrences import Occurrences
 from cronpy.engine.outcomes import Outcomes
-from cronpy.engine.plan import Planner, durable
+from cronpy.engine.plan import Planner, durable, with_next_run
 from cronpy.model import (
     Control,
     ControlKind,
@@ -314,8 +314,9 @@ class Engine:
             self.board.touched.add(rt.name)
 
     def settle(self, now: datetime) -> None:
-        """End a batch: save the states it changed, with their next planned run, in one write,
-        and put every job it looked at back on the plan."""
+        """End a batch: save the states it changed, with their next planned run, in one write
+        (a state the store has already is not written again), and put every job it looked at
+        back on the plan."""
         board = self.board
         changed: list[JobState] = []
         for name in board.dirty:
@@ -324,8 +325,11 @@ class Engine:
                 continue
             planned = self.planner.planned(rt, now)
             if planned != rt.state.next_run_at:
-                rt.state = replace(rt.state, next_run_at=planned)
-            changed.append(durable(rt))
+                rt.state = with_next_run(rt.state, planned)
+            state = durable(rt)
+            if state is not rt.saved:  # a state is never changed in place: a new one is new
+                changed.append(state)
+                rt.saved = state
         if changed:
             board.emit(SaveStates(tuple(changed)))
         for name in board.dirty | board.touched:

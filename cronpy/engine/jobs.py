@@ -58,6 +58,9 @@ class JobRuntime:
     after_at: datetime | None = None  # the instant of our latest `after` record or start
     late_due: dict[datetime, datetime] = field(default_factory=dict)  # occurrence -> late at
     long_due: dict[int, datetime] = field(default_factory=dict)  # run id -> too long at
+    # the state as the store has it (read at start, or last saved): settle writes only a state
+    # that is not this one, so a restart with 100,000 unchanged jobs writes none of them
+    saved: JobState | None = None
 
     @property
     def name(self) -> str:

@@ -43,9 +43,7 @@ def jitter_offset(job: Job, occurrence: datetime) -> timedelta:
     """A delay in [0, job.jitter) fixed per occurrence, so a restart does not re-draw it."""
     if job.jitter <= 0:
         return timedelta(0)
-    digest = blake2b(
-        f"{job.name}@{occurrence.isoformat()}".encode(), digest_size=8
-    ).digest()
+    digest = blake2b(f"{job.name}@{occurrence.isoformat()}".encode(), digest_size=8).digest()
     fraction = int.from_bytes(digest, "big") / 2**64
     return timedelta(seconds=fraction * job.jitter)
 

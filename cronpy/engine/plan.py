@@ -79,6 +79,8 @@ class Planner:
                 return None
             if not self.board.current(job.name):
                 return None
+            if job.jitter <= 0:  # the planned datetime itself, not an equal copy per job
+                return occurrence
             return occurrence + jitter_offset(job, occurrence)
         times: list[datetime] = []
         if st.paused and st.paused_until is not None:
@@ -97,6 +99,29 @@ class Planner:
             if occurrence is not None:
                 times.append(occurrence + jitter_offset(job, occurrence))
         return min(times, default=None)
+
+
+def with_next_run(state: JobState, when: datetime | None) -> JobState:
+    """``replace(state, next_run_at=when)`` at half its cost: a start plans every job, and
+    100,000 new jobs each get their first planned run this way."""
+    return JobState(
+        name=state.name,
+        first_seen=state.first_seen,
+        cursor=state.cursor,
+        next_run_at=when,
+        run_count=state.run_count,
+        paused=state.paused,
+        paused_until=state.paused_until,
+        last_run_id=state.last_run_id,
+        boot_id=state.boot_id,
+        retries=state.retries,
+        late=state.late,
+        schedule=state.schedule,
+        timezone=state.timezone,
+        command=state.command,
+        present=state.present,
+        enabled=state.enabled,
+    )
 
 
 def durable(rt: JobRuntime) -> JobState:

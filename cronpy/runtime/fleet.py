@@ -72,9 +72,7 @@ class Fleet:
         """Begin with the controls still unanswered; the older ones were for other runners."""
         self._renewed_at = now
         pending = self.store.pending_controls()
-        self._seen_control = (
-            pending[0].id - 1 if pending else self.store.last_control_id()
-        )
+        self._seen_control = pending[0].id - 1 if pending else self.store.last_control_id()
         self._refresh_peers(now)
 
     def others_up(self) -> bool:

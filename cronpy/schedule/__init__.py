@@ -38,7 +38,14 @@ from cronpy.errors import ScheduleError
 from cronpy.interfaces import COUNT_CAP, Schedule
 from cronpy.schedule.cron import CronSchedule
 from cronpy.schedule.kinds import AtSchedule, IntervalSchedule, RebootSchedule
-from cronpy.schedule.parse import EXPECTED, MACROS, FieldError, parse_cron, parse_every
+from cronpy.schedule.parse import (
+    EXPECTED,
+    MACROS,
+    FieldError,
+    bare_hash,
+    parse_cron,
+    parse_every,
+)
 from cronpy.schedule.zones import localize
 
 __all__ = [
@@ -63,10 +70,53 @@ __all__ = [
 def parse_schedule(text: str, *, tz: ZoneInfo, job_name: str = "") -> Schedule:
     """Parse a ``schedule`` string (DESIGN §3). Raises ScheduleError naming what is wrong."""
     # H is the only thing that depends on the job's name; don't split the cache on it otherwise
-    return _parse_cached(text, tz, job_name if _USES_HASH.search(text) else "")
+    if not _USES_HASH.search(text):
+        return _parse_cached(text, tz, "")
+    shape = _bare_hash_shape(text, tz)
+    if shape is None:
+        return _parse_cached(text, tz, job_name)
+    template, hashed = shape
+    seconds, minutes, hours = template.seconds, template.minutes, template.hours
+    if "second" in hashed:
+        seconds = bare_hash("second", job_name)
+    if "minute" in hashed:
+        minutes = bare_hash("minute", job_name)
+    if "hour" in hashed:
+        hours = bare_hash("hour", job_name)
+    return CronSchedule(
+        text=text,
+        tz=tz,
+        fixed_time=template.fixed_time,
+        seconds=seconds,
+        minutes=minutes,
+        hours=hours,
+        months=template.months,
+        days=template.days,
+    )
 
 
 _USES_HASH = re.compile(r"(?:^|[\s,])[hH]")
+_TIME_UNITS = {5: ("minute", "hour"), 6: ("second", "minute", "hour")}
+
+
+@lru_cache(maxsize=1024)
+def _bare_hash_shape(text: str, tz: tzinfo) -> tuple[CronSchedule, tuple[str, ...]] | None:
+    """For an expression whose only ``H`` are whole time fields ("H H * * *"): the schedule as
+    parsed for any name, and those fields. Each job then only hashes its name into them: the
+    rest is the same for 100,000 jobs. None for anything else (the general parser's case)."""
+    words = text.split()
+    units = _TIME_UNITS.get(len(words))
+    if units is None:
+        return None
+    hashed = tuple(unit for unit, word in zip(units, words, strict=False) if word in ("H", "h"))
+    others = [word for word in words if word not in ("H", "h")] + words[len(units) :]
+    if any(_USES_HASH.search(word) for word in others):
+        return None
+    try:
+        template = _parse_cached(text, tz, "")
+    except ScheduleError:  # the general parser reports it, for each job
+        return None
+    return (template, hashed) if isinstance(template, CronSchedule) else None
 
 
 @lru_cache(maxsize=4096)

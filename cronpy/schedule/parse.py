@@ -331,16 +331,25 @@ _HASH_ITEM = re.compile(r"(?:^|,)h", _I)
 
 def _time_values(spec: _Field, text: str, job_name: str) -> tuple[int, ...]:
     if text in ("H", "h"):  # the common case, as _hashed reads it, without the general parser
-        span = spec.hash_top - spec.low + 1
-        return _share((spec.low + _hash_number(spec, job_name) % span,))
+        return bare_hash(spec.name, job_name)
     if _HASH_ITEM.search(text):
         return _share(tuple(sorted(_parse_field(spec, text, job_name).values)))
     return _unhashed_time_values(spec.name, text)
 
 
+def bare_hash(unit: str, job_name: str) -> tuple[int, ...]:
+    """A time field written ``H`` ("second", "minute" or "hour"): the job's one value."""
+    spec = _TIME_FIELDS[unit]
+    span = spec.hash_top - spec.low + 1
+    return _share((spec.low + _hash_number(spec, job_name) % span,))
+
+
+_TIME_FIELDS = {s.name: s for s in (_SEC, _MIN, _HOUR)}
+
+
 @lru_cache(maxsize=1024)
 def _unhashed_time_values(spec_name: str, text: str) -> tuple[int, ...]:
-    spec = {s.name: s for s in (_SEC, _MIN, _HOUR)}[spec_name]
+    spec = _TIME_FIELDS[spec_name]
     return _share(tuple(sorted(_parse_field(spec, text, "").values)))
 
 

@@ -119,6 +119,7 @@ def first_transition(tz: tzinfo, after: int, until: int) -> Transition | None:
 # --- wall times and instants -------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)  # a start plans 100,000 jobs from one instant: the zone is read once
 def first_wall(tz: tzinfo, start: int, fixed_time: bool) -> tuple[int, int]:
     """Where a walk over wall times begins, for fire instants at or after ``start``: the
     zone's offset just before ``start`` and the first wall time (seconds) to consider.

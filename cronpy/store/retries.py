@@ -21,6 +21,8 @@ def _us(when: datetime) -> int:
 
 
 def encode(retries: Sequence[RetryDue]) -> str:
+    if not retries:  # nearly every job: no json.dumps per saved row
+        return "[]"
     import json  # here and below: `cronpy status` reads "[]" for almost every job
 
     return json.dumps([[_us(r.scheduled_at), r.attempt, _us(r.due_at)] for r in retries])

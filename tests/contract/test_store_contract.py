@@ -658,6 +658,22 @@ def test_job_states_upsert_and_read_back(store: Store) -> None:
     )
 
 
+def test_a_job_page_is_the_first_present_jobs_by_name_and_says_if_more(store: Store) -> None:
+    store.save_job_states(
+        [JobState(name=f"job-{i}", first_seen=at(0), present=i != 2) for i in (5, 1, 2, 4, 3)]
+        + [JobState(name="B-upper", first_seen=at(0))]  # code point order: before "job-"
+    )
+    page, more = store.job_page(3)
+    assert ([s.name for s in page], more) == (["B-upper", "job-1", "job-3"], True)
+    assert page[1] == store.job_state("job-1")
+    page, more = store.job_page(5)  # job-2 left the job file: five are present
+    assert ([s.name for s in page], more) == (
+        ["B-upper", "job-1", "job-3", "job-4", "job-5"],
+        False,
+    )
+    assert store.job_page(100) == (page, False)
+
+
 def test_saving_job_states_keeps_pauses_and_counters(store: Store, runner: int) -> None:
     run_id = claim(store, runner)
     store.set_paused(["backup"], True, at(7200))

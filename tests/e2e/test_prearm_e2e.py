@@ -52,7 +52,7 @@ def test_a_burst_is_held_then_released_together_each_with_its_claim(e2e: E2E) ->
     out.mkdir()
     jobs = "\n".join(
         f'[jobs.b{i:02d}]\nschedule = "*/3 * * * * *"\n'
-        f'command = \'echo "$EPOCHREALTIME $CRONPY_RUN_ID" >> {out}/$CRONPY_JOB\'\n'
+        f"command = 'echo \"$EPOCHREALTIME $CRONPY_RUN_ID\" >> {out}/$CRONPY_JOB'\n"
         for i in range(40)
     )
     runner = e2e.start('[cronpy]\nprearm = "2s"\n[defaults]\nshell = "/bin/bash"\n' + jobs)

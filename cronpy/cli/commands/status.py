@@ -94,12 +94,19 @@ class StatusResult:
     runners: tuple[RunnerStatus, ...]
     jobs: tuple[JobStatus, ...]
     zone: tzinfo | None = None  # the zone times are shown in (None: local)
+    more: bool = False  # ``jobs`` is the first page of the jobs, not all of them
 
     def to_json(self) -> dict[str, Any]:
         return {
             "runners": [r.to_json() for r in self.runners],
             "jobs": [j.to_json() for j in self.jobs],
         }
+
+
+# A table a person reads lists every job up to a thousand; past that (100,000 jobs took
+# seconds to print and scrolled out of sight) it shows a page and says how to see the rest.
+LIST_ALL_UP_TO = 1000
+PAGE = 100
 
 
 def status(
@@ -110,14 +117,22 @@ def status(
     job: str | None,
     now: datetime,
     zone: tzinfo | None = None,
+    paged: bool = False,
 ) -> StatusResult:
-    """Jobs still in the runner's file (or the one named, even if removed), in name order."""
-    states = store.job_states()
+    """Jobs still in the runner's file (or the one named, even if removed), in name order;
+    ``paged``, past LIST_ALL_UP_TO jobs only the first PAGE (``more`` says so)."""
+    more = False
     if job is not None:
-        check_jobs([job], states, state_dir)
-        chosen = [states[job]]
+        one = store.job_state(job)  # not all 100,000 of them
+        if one is None:  # a UsageError with the names it may have meant
+            check_jobs([job], store.job_states(), state_dir)
+        chosen = [] if one is None else [one]
+    elif paged:
+        chosen, more = store.job_page(LIST_ALL_UP_TO)
+        if more:
+            chosen = chosen[:PAGE]
     else:
-        chosen = [s for s in states.values() if s.present]
+        chosen = [s for s in store.job_states().values() if s.present]
     running: dict[str, list[Run]] = {}
     for run in store.running_runs():  # one query for all jobs, not one per job
         running.setdefault(run.job, []).append(run)
@@ -142,7 +157,9 @@ def status(
                 reload_refused=runner.get("reload_refused"),
             ),
         )
-    return StatusResult(state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone)
+    return StatusResult(
+        state_dir=state_dir, now=now, runners=runners, jobs=jobs, zone=zone, more=more
+    )
 
 
 def _fleet(store: Store, running: list[Run], now: datetime) -> tuple[RunnerStatus, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from cronpy.cli.commands.status import JobStatus, StatusResult
+from cronpy.cli.commands.status import LIST_ALL_UP_TO, JobStatus, StatusResult
 from cronpy.cli.render.base import Cell, Output, view
 from cronpy.cli.render.fit import Column
 from cronpy.cli.render.words import STATUS_STYLE, outcome, relative, when, zone_note
@@ -21,6 +21,7 @@ COLUMNS = (
     Column("RESULT"),
     Column("NOW"),
 )
+
 
 @view(StatusResult)
 def status(result: StatusResult, out: Output) -> None:
@@ -62,6 +63,12 @@ def status(result: StatusResult, out: Output) -> None:
     rows = [_status_row(job, result.now, zone) for job in result.jobs]
     out.table(COLUMNS, rows)
     out.line(zone_note(zone), "dim")
+    if result.more:
+        out.line(
+            f"More than {LIST_ALL_UP_TO:,} jobs: only the first {len(result.jobs):,} by name are"
+            " shown. `cronpy status --all` lists every one, `cronpy status JOB` shows one.",
+            "yellow",
+        )
 
 
 def _next_cells(job: JobStatus, now: datetime, zone: tzinfo | None) -> list[Cell]:

@@ -29,11 +29,18 @@ def status(
     ] = None,
     utc: UtcOption = False,
     as_json: JsonOption = False,
+    all_jobs: Annotated[
+        bool,
+        typer.Option(
+            "--all", help="Every job (past 1,000 jobs, else the first 100 by name)."
+        ),
+    ] = False,
 ) -> int:
     """Show the jobs, their next and last runs, and the runner.
 
     For each job: schedule, next run, last result, what runs now, pauses, disabled and late
-    jobs. With no runner up, the next run says when it would run."""
+    jobs. With no runner up, the next run says when it would run. Past 1,000 jobs the
+    table shows the first 100 by name and says so; --all and --json list them all."""
     from cronpy.cli.fast import show_status
 
     return show_status(
@@ -42,6 +49,7 @@ def status(
         job=job,
         utc=utc,
         as_json=as_json,
+        all_jobs=all_jobs,
     )
 
 

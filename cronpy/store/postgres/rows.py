@@ -19,9 +19,7 @@ JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
     " boot_id, retries, schedule, timezone, command, present, late, enabled"
 )
-RUNNER_COLUMNS = (
-    "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
-)
+RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
 CONTROL_COLUMNS = "id, kind, requested_at, job, run_id, taken_at, result"
 
 

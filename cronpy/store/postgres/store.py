@@ -146,6 +146,13 @@ class PostgresStore(Store):
             pending = shared.pending_retries(self._conn(), name)
         return retries.overlay({name: job_from_row(row)}, pending)[name]
 
+    def job_page(self, limit: int) -> tuple[list[JobState], bool]:
+        rows = self._all(
+            f'SELECT {JOB_COLUMNS} FROM jobs WHERE present ORDER BY name COLLATE "C" LIMIT %s',
+            (limit + 1,),
+        )
+        return [job_from_row(r) for r in rows[:limit]], len(rows) > limit
+
     def save_job_states(self, states: Iterable[JobState]) -> None:
         # In name order: runners saving overlapping sets then lock the rows in the same order
         # and wait for each other instead of deadlocking.

@@ -28,10 +28,13 @@ def insert_claim(db: sqlite3.Connection, claim: Claim, log_path: str | None = No
         row = db.execute("SELECT run_count FROM jobs WHERE name = ?", (claim.job,)).fetchone()
         if row is not None and row[0] >= claim.max_runs:
             return None
-    if claim.exclusive and db.execute(
-        "SELECT 1 FROM runs WHERE job = ? AND status = 'running' AND runner_id IS NOT ?",
-        (claim.job, claim.runner_id),
-    ).fetchone():
+    if (
+        claim.exclusive
+        and db.execute(
+            "SELECT 1 FROM runs WHERE job = ? AND status = 'running' AND runner_id IS NOT ?",
+            (claim.job, claim.runner_id),
+        ).fetchone()
+    ):
         insert_run(
             db,
             job=claim.job,

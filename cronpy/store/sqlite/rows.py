@@ -4,8 +4,10 @@ cheaply."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from cronpy.model import (
@@ -31,9 +33,7 @@ JOB_COLUMNS = (
     "name, first_seen, cursor, next_run_at, run_count, paused, paused_until, last_run_id,"
     " boot_id, retries, schedule, timezone, command, present, late, enabled"
 )
-RUNNER_COLUMNS = (
-    "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
-)
+RUNNER_COLUMNS = "id, host, pid, started_at, heartbeat_at, stopped_at, note, file_hash, version"
 CONTROL_COLUMNS = "id, kind, requested_at, job, run_id, taken_at, result"
 
 
@@ -81,21 +81,33 @@ def run_from_row(row: Sequence[Any]) -> Run:
     )
 
 
+@lru_cache(maxsize=4096)
+def _shared_instant(us: int) -> datetime:
+    """One datetime per value: 100,000 jobs share a few first_seen and cursor instants, and
+    jobs written "H H * * *" have at most 1,440 planned ones (48 B each, 14 MiB otherwise)."""
+    return from_us(us)
+
+
+def _job_instant(us: int | None) -> datetime | None:
+    return None if us is None else _shared_instant(us)
+
+
 def job_from_row(row: Sequence[Any]) -> JobState:
     """A row selected as JOB_COLUMNS."""
     return JobState(
         name=row[0],
-        first_seen=from_us(row[1]),
-        cursor=from_us_or_none(row[2]),
-        next_run_at=from_us_or_none(row[3]),
+        first_seen=_shared_instant(row[1]),
+        cursor=_job_instant(row[2]),
+        next_run_at=_job_instant(row[3]),
         run_count=row[4],
         paused=bool(row[5]),
         paused_until=from_us_or_none(row[6]),
         last_run_id=row[7],
         boot_id=row[8],
         retries=retries.decode(row[9]),
-        schedule=row[10],
-        timezone=row[11],
+        # few distinct values among many jobs: one string each, as the job file's are
+        schedule=sys.intern(row[10]),
+        timezone=sys.intern(row[11]),
         command=row[12],
         present=bool(row[13]),
         late=row[14],
