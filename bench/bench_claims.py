@@ -100,7 +100,14 @@ def main() -> None:
             with PostgresStore(url) as store:
                 one_by_one = lambda claims: Store.claim_runs(store, claims)  # noqa: E731
                 report(name, store, store.claim_runs if batched else one_by_one)
-                store._conn().execute("DROP TABLE runs, jobs, runners, controls, migrations")
+                # every table the schema made, whatever migrations added since (the URL must
+                # name an empty database or schema: see --help)
+                db = store._conn()
+                tables = db.execute(
+                    "SELECT quote_ident(tablename) FROM pg_tables"
+                    " WHERE schemaname = current_schema()"
+                ).fetchall()
+                db.execute("DROP TABLE " + ", ".join(t for (t,) in tables))
 
     if args.url:
         on(args.url, "postgresql (--url)")
