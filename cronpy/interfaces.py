@@ -6,7 +6,7 @@ tests hand the engine fakes of each.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -127,7 +127,11 @@ class Prearmer(Protocol):
         """Kill the held processes not in ``keep``; how many."""
         ...
 
-    def release(self, reqs: Sequence[LaunchRequest]) -> dict[int, int]: ...
+    def release(
+        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], None] = ...
+    ) -> dict[int, int]:
+        """Release the held processes of these claimed runs once ``until_due`` returns."""
+        ...
 
 
 class Notifier(Protocol):

@@ -128,6 +128,7 @@ class Harness:
             boot_id=boot_id,
             boot_time=utc("2026-01-01T00:00:00Z") + timedelta(days=int(boot_id.split("-")[1])),
             log=self._log,
+            sleep=self.clock.advance,
         )
 
     def run_until(self, when: datetime) -> None:

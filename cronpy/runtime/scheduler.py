@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronpy.engine.actions import (
@@ -79,8 +80,10 @@ class Scheduler:
         run_env: Mapping[str, str] | None = None,
         fleet: Fleet | None = None,
         prearmer: Prearmer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
+        self.sleep = sleep  # waits for a held instant decided ahead (a fake clock's advance)
         self.prearming: Prearming | None = None
         self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
@@ -149,15 +152,25 @@ class Scheduler:
             self.backlog.replay()
         outcomes = self.launcher.drain()
         controls, pauses = self._read_controls()
+        # within LEAD of a held instant the engine decides as of that instant, all three
+        # clocks moved alike; nothing starts before it (_start waits, as does the end here)
+        ahead = timedelta(0) if self.prearming is None else self.prearming.ahead(now)
+        lead = ahead.total_seconds()
+        now += ahead
         self.engine.tick(
             now,
-            monotonic=self.clock.monotonic(),
-            boottime=self.clock.boottime(),
+            monotonic=self.clock.monotonic() + lead,
+            boottime=self.clock.boottime() + lead,
             outcomes=outcomes,
             controls=controls,
             pauses=pauses,
         )
         self._settle(now)
+        self._wait_for(now)  # no later call may hand the engine an earlier time
+
+    def _wait_for(self, instant: datetime) -> None:
+        if (left := (instant - self.clock.now()).total_seconds()) > 0:
+            self.sleep(left)
 
     def reload(self, job_file: JobFile) -> None:
         now = self.clock.now()
@@ -226,6 +239,8 @@ class Scheduler:
 
     def next_wakeup(self) -> datetime | None:
         planned = self.engine.next_wakeup()
+        if self.prearming is not None and (decide := self.prearming.decide_at()) is not None:
+            planned = decide if planned is None else min(planned, decide)
         retry_at = self.backlog.retry_at
         if self.backlog and retry_at is not None:
             return min(planned or retry_at, retry_at)
@@ -351,8 +366,9 @@ class Scheduler:
             Path(path).unlink(missing_ok=True)
 
     def _start(self, starts: Sequence[Start], now: datetime) -> None:
-        """Claim every start of the batch in one transaction, then spawn the claimed ones."""
-        claimed_at = self.clock.now()
+        """Claim every start of the batch in one transaction, then spawn the claimed ones
+        (at ``now``: a held instant is decided and claimed ahead of it)."""
+        claimed_at = max(self.clock.now(), now)
         lease_until = None
         if self.fleet is not None:
             fleet = self.fleet
@@ -403,7 +419,9 @@ class Scheduler:
         ]
         released: dict[int, int] = {}
         if self.prearming is not None and go:  # their held processes run their commands now
-            released = self.prearming.prearmer.release([req for _, req in go])
+            reqs = [req for _, req in go]
+            released = self.prearming.prearmer.release(reqs, lambda: self._wait_for(now))
+        self._wait_for(now)  # nothing starts before its instant
         released_at = self.clock.now()
         for start, req in go:
             pid = released.get(req.run_id)

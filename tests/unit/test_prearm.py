@@ -4,14 +4,14 @@ what it releases at the claim and what it drops (the processes themselves: tests
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from cronpy.model import Job, LaunchRequest
 from cronpy.model.launch import ArmRequest
-from cronpy.runtime.prearming import Prearming
+from cronpy.runtime.prearming import LEAD, Prearming
 from cronpy.runtime.scheduler import Scheduler
 from tests.harness import Harness, utc
 
@@ -36,6 +36,9 @@ class FakePrearmer:
     arms: list[tuple[str, datetime, datetime]] = field(default_factory=list)  # + when
     dropped: list[tuple[str, datetime]] = field(default_factory=list)
     released: list[LaunchRequest] = field(default_factory=list)
+    release_called_at: list[datetime] = field(default_factory=list)
+    released_at: list[datetime] = field(default_factory=list)
+    refuse: set[str] = field(default_factory=set)  # jobs that cannot be held
     now: object = None
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
 
@@ -45,6 +48,8 @@ class FakePrearmer:
 
     def arm(self, req: ArmRequest) -> bool:
         assert callable(self.now)
+        if req.job.name in self.refuse:
+            return False
         self.armed_reqs[req.key] = req
         self.arms.append((*req.key, self.now()))
         return True
@@ -56,7 +61,13 @@ class FakePrearmer:
         self.dropped += gone
         return len(gone)
 
-    def release(self, reqs: Sequence[LaunchRequest]) -> dict[int, int]:
+    def release(
+        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], None] = lambda: None
+    ) -> dict[int, int]:
+        assert callable(self.now)
+        self.release_called_at.append(self.now())  # after the claim
+        until_due()
+        self.released_at.append(self.now())
         out = {}
         for req in reqs:
             assert req.scheduled_at is not None
@@ -108,6 +119,55 @@ def test_it_arms_each_due_start_a_window_ahead_and_releases_it_at_the_claim(
     assert all(r.started_at == utc("2026-03-02T00:00:10.002Z") for r in runs)
     assert {r.pid for r in runs} == {5000, 5001}
     assert not h.prearmer.armed
+
+
+def test_a_held_instant_is_claimed_ahead_of_it_and_released_at_it(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    due = utc("2026-03-02T00:00:10Z")
+    h.at("00:00:09")
+    # the loop wakes LEAD early to decide and claim, off the burst's path
+    assert h.core.next_wakeup() == due - LEAD
+    h.clock.set(due - LEAD)
+    h.core.tick()
+    assert h.prearmer.release_called_at == [due - LEAD]  # the claim was taken by then
+    assert h.prearmer.released_at == [due]  # and the gates opened at the instant
+    assert h.clock.now() == due  # the tick waited for it: the engine never sees time go back
+    runs = h.runs()
+    assert [(r.status, r.started_at) for r in runs] == [("running", due)] * 2
+    assert not h.launcher.started
+
+
+def test_a_start_that_could_not_be_held_waits_for_its_instant_too(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    h.prearmer.refuse.add("b")
+    due = utc("2026-03-02T00:00:10Z")
+    h.at("00:00:09")
+    assert list(h.prearmer.armed) == [("a", due)]
+    h.clock.set(due - timedelta(milliseconds=20))  # within LEAD: decided now
+    h.core.tick()
+    assert [r.job.name for r in h.launcher.started] == ["b"]
+    assert [r.job.name for r in h.prearmer.released] == ["a"]
+    assert {r.job: r.started_at for r in h.runs()} == {"a": due, "b": due}
+
+
+def test_a_held_start_whose_claim_is_refused_waits_for_the_store_without_spinning(
+    tmp_path: Path,
+) -> None:
+    h = PrearmHarness(tmp_path)
+    due = utc("2026-03-02T00:00:10Z")
+    h.at("00:00:09")
+    h.store.broken = True  # a full disk at the decision
+    h.clock.set(due - LEAD)
+    h.core.tick()
+    assert not h.prearmer.released
+    # still held for its past instant; the next wake-up is the store's retry, not a busy loop
+    wake = h.core.next_wakeup()
+    assert wake is not None and wake > h.clock.now()
+    h.store.broken = False
+    h.run_until(utc("2026-03-02T00:00:19Z"))  # the store is retried every 5 s
+    late = [r for r in h.runs() if r.scheduled_at == due]
+    assert sorted(r.job for r in late) == ["a", "b"]  # each once, late, claimed as usual
+    assert all(r.started_at is not None and r.started_at > due for r in late)
 
 
 def test_a_pause_between_arm_and_due_drops_the_held_start_and_records_the_skip(

@@ -31,9 +31,7 @@ def status(
     as_json: JsonOption = False,
     all_jobs: Annotated[
         bool,
-        typer.Option(
-            "--all", help="Every job (past 1,000 jobs, else the first 100 by name)."
-        ),
+        typer.Option("--all", help="Every job (past 1,000 jobs, else the first 100 by name)."),
     ] = False,
 ) -> int:
     """Show the jobs, their next and last runs, and the runner.
