@@ -39,6 +39,7 @@ from cronpy.model import (
     Overlap,
     RetryDue,
     Run,
+    Status,
     Trigger,
 )
 from cronpy.model.durations import format_duration
@@ -198,6 +199,17 @@ class Engine:
             found.append((rt.job, occurrence))
         return found
 
+    def waits_on_a_run(self, until: datetime) -> bool:
+        """Whether a start planned at or before ``until`` depends on a run ending first (its
+        job is running under forbid or queue): the runner then decides at the instant, not
+        ahead of it, so that a run ending just before its next occurrence does not skip it."""
+        board = self.board
+        for name, _ in self.planner.within(until):
+            rt = board.jobs.get(name)
+            if rt is not None and rt.running and rt.job.overlap in (Overlap.FORBID, Overlap.QUEUE):
+                return True
+        return False
+
     def stalled(self, now: datetime, seconds: float) -> None:
         """The runner was not running for ``seconds`` (stopped, or starved by the system)
         while it should have been awake: what fell due then was missed, not merely late."""
@@ -260,7 +272,8 @@ class Engine:
         rt = self._inflight.pop(start)
         active = Active(run_id, start.scheduled_at, start.attempt, start.trigger, started_at)
         if isinstance(result, Outcome):
-            self.board.log("spawn-error", job=rt.name, run=run_id, reason=result.reason)
+            event = "spawn-error" if result.status is Status.SPAWN_ERROR else "not-started"
+            self.board.log(event, job=rt.name, run=run_id, reason=result.reason)
             self.outcomes.finish(rt, active, result, now)
             return
         rt.running[run_id] = active

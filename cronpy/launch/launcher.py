@@ -167,11 +167,12 @@ class Launcher:
         return True
 
     def release(
-        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], None] = lambda: None
+        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], bool] = lambda: True
     ) -> dict[int, int]:
         """Let the held processes of these claimed runs run their commands, all at once,
-        once ``until_due`` returns (it waits for the due instant); run id to pid of those
-        released (start the others with ``start``). A run's timeout counts from then."""
+        once ``until_due`` returns (it waits for the due instant; False: release none, they
+        stay held to be dropped); run id to pid of those released (start the others with
+        ``start``). A run's timeout counts from then."""
         picked: list[tuple[LaunchRequest, prearm.Held]] = []
         for req in reqs:
             if req.scheduled_at is None:
@@ -186,7 +187,8 @@ class Launcher:
             if cgroup is not None:  # named by run id, as leftovers.py looks for it; before
                 with contextlib.suppress(OSError):  # the instant: 200 renames took ~15 ms
                     held.child.cgroup = cgroup.rename(cgroup.with_name(f"run-{req.run_id}"))
-        until_due()
+        if not until_due():
+            return {}
         opened = [(req, held) for req, held in picked if prearm.open_gate(held, req.run_id)]
         now = self._monotonic()
         for _, held in picked:

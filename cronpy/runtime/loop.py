@@ -114,6 +114,7 @@ class Runner:
             run_env={"CRONPY_STATE_DIR": str(state_dir)},
             fleet=self.fleet,
             prearmer=self.launcher,
+            stop_requested=lambda: self.signals.stop_requested,
         )
         # shared store: NOTIFY wake-ups and the heartbeat (leases, sweep)
         self.peers = (

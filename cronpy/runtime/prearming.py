@@ -67,15 +67,23 @@ class Prearming:
         was refused stays held past its instant, and is released when the claim is taken)."""
         return min((at for _, at in self.prearmer.armed if at > now), default=None)
 
+    def _decided_ahead(self, now: datetime) -> datetime | None:
+        """The next held instant, if it may be decided ahead: not when a start due by then
+        waits on a run's end (forbid, queue), which may come within ``LEAD``."""
+        held = self.held_instant(now)
+        if held is None or self.engine.waits_on_a_run(held):
+            return None
+        return held
+
     def decide_at(self) -> datetime | None:
         """When to wake to decide and claim the next held instant."""
-        held = self.held_instant(self.clock.now())
+        held = self._decided_ahead(self.clock.now())
         return None if held is None else held - LEAD
 
     def ahead(self, now: datetime) -> timedelta:
         """How far ahead of ``now`` to decide: up to the next held instant once within
         ``LEAD`` of it, else not at all."""
-        held = self.held_instant(now)
+        held = self._decided_ahead(now)
         return timedelta(0) if held is None or held - LEAD > now else held - now
 
     def after_batch(self, now: datetime) -> None:

@@ -53,6 +53,7 @@ from cronpy.model import (
     Outcome,
     Overlap,
     Spawned,
+    Status,
     Trigger,
 )
 from cronpy.runtime import faults
@@ -81,9 +82,11 @@ class Scheduler:
         fleet: Fleet | None = None,
         prearmer: Prearmer | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        stop_requested: Callable[[], bool] = lambda: False,
     ) -> None:
         self.store = store
         self.sleep = sleep  # waits for a held instant decided ahead (a fake clock's advance)
+        self.stop_requested = stop_requested  # a shutdown signal arrived: start nothing more
         self.prearming: Prearming | None = None
         self.fleet = fleet  # other runners share the store (runtime/fleet.py)
         self.launcher = launcher
@@ -417,15 +420,31 @@ class Scheduler:
             for start, run_id in zip(starts, run_ids, strict=True)
             if self.engine.claimed(start, run_id, now) and run_id is not None
         ]
+        go_on = True
+
+        def until_due() -> bool:  # nothing starts before its instant, nor after a stop signal
+            nonlocal go_on
+            self._wait_for(now)
+            go_on = not self.stop_requested()
+            return go_on
+
         released: dict[int, int] = {}
         if self.prearming is not None and go:  # their held processes run their commands now
-            reqs = [req for _, req in go]
-            released = self.prearming.prearmer.release(reqs, lambda: self._wait_for(now))
-        self._wait_for(now)  # nothing starts before its instant
+            released = self.prearming.prearmer.release([req for _, req in go], until_due)
+        else:
+            until_due()
         released_at = self.clock.now()
+        if not go_on:
+            for start, req in go:  # claimed, never started: ended as a shutdown ends runs
+                self.engine.spawned(start, req.run_id, self._stopped(req), released_at, now)
+            return
         for start, req in go:
             pid = released.get(req.run_id)
             self._spawn(start, req, now, (pid, released_at) if pid is not None else None)
+
+    def _stopped(self, req: LaunchRequest) -> Outcome:
+        reason = "shutdown: the runner was stopping at the due instant; the command never ran"
+        return Outcome(req.run_id, Status.CANCELLED, None, None, "", reason, None, 0.0)
 
     def _request(self, start: Start, run_id: int) -> LaunchRequest:
         job = start.job

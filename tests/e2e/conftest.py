@@ -210,7 +210,10 @@ class Runner:
         **match: Any,
     ) -> list[dict[str, Any]]:
         """Wait until ``job`` has ``count`` runs whose DB columns equal ``match`` (and, if given,
-        scheduled after that many microseconds since the epoch); return them, oldest first."""
+        scheduled after that many microseconds since the epoch); return them, oldest first.
+        ``status="running"`` waits for the command to have started (its pid is recorded): a
+        pre-armed run is claimed, as running, ~50 ms before its release."""
+        started = match.get("status") == "running" and "pid" not in match
 
         def enough() -> list[dict[str, Any]] | None:
             rows = [
@@ -218,6 +221,7 @@ class Runner:
                 for r in self.db_runs(job)
                 if all(r.get(k) == v for k, v in match.items())
                 and (scheduled_after is None or (r["scheduled_at"] or 0) > scheduled_after)
+                and (not started or r["pid"])
             ]
             return rows if len(rows) >= count else None
 

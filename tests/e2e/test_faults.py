@@ -93,8 +93,12 @@ def check_invariant(
         assert by_id[run_id]["scheduled_at"] == scheduled
     started_ids = {i for i, _ in starts}
     for row in rows:
-        if row["status"] in ("succeeded", "failed", "cancelled"):
+        # (a claimed run that a shutdown stopped before its release ends cancelled, no pid)
+        if row["status"] in ("succeeded", "failed", "cancelled") and row["pid"] is not None:
             assert row["id"] in started_ids, f"run {row['id']} recorded a start nobody made"
+        if row["status"] == "cancelled" and row["pid"] is None:
+            assert row["id"] not in started_ids, f"run {row['id']} ran, but says it never did"
+            assert "never ran" in row["reason"], row
 
     # every second from the first record to the last is covered by exactly one record
     cover: Counter[int] = Counter()

@@ -109,8 +109,10 @@ def test_a_killed_runners_run_is_lost_then_retried_on_another(fleet: Fleet) -> N
         'retry = { attempts = 2, backoff = "constant", delay = "1s" }\n'
     )
     fleet.start(2)
-    wait_for(lambda: fleet.rows("SELECT 1 FROM runs WHERE status = 'running'"), 20, "a running run")
-    ((run_id, holder),) = fleet.rows("SELECT id, runner_id FROM runs WHERE status = 'running'")
+    # started (a pid), not only claimed: a pre-armed run is claimed ~50 ms before its release
+    started = "SELECT id, runner_id FROM runs WHERE status = 'running' AND pid IS NOT NULL"
+    wait_for(lambda: fleet.rows(started), 20, "a running run")
+    ((run_id, holder),) = fleet.rows(started)
     registered = dict(fleet.rows("SELECT id, pid FROM runners"))
     doomed = next(r for r in fleet.runners if r.pid == registered[holder])
     killed_at = time.monotonic()

@@ -4,7 +4,8 @@ and never running a command that was not claimed (launch/prearm.py)."""
 from __future__ import annotations
 
 import signal
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -132,6 +133,28 @@ def test_shutdown_while_armed_runs_no_command(e2e: E2E) -> None:
     assert datetime.now(due.tzinfo) < due
     assert not ran_since(marker, armed)
     assert not [r for r in runner.db_runs("s") if r["scheduled_at"] >= dt_to_us(due)]
+
+
+def test_sigterm_after_the_claim_and_before_the_instant_runs_no_command(e2e: E2E) -> None:
+    # a held instant is claimed 50 ms ahead (runtime/prearming.py LEAD); SIGTERM 20 ms before
+    # it lands between that claim and the release: the claimed runs end cancelled, unrun
+    marker = e2e.root / "ran"
+    jobs = "".join(
+        f'[jobs.c{i}]\nschedule = "*/10 * * * * *"\ncommand = "date +%s.%N >> {marker}"\n'
+        for i in range(3)
+    )
+    runner = e2e.start('[cronpy]\nprearm = "6s"\n' + jobs)
+    due, armed = armed_ahead(runner, 4.0)
+    wait_for(lambda: len(held(e2e, "c0")) == 1, what="c0 held")
+    while (left := due.timestamp() - 0.020 - time.time()) > 0:
+        time.sleep(min(left, 0.5))
+    assert runner.stop() == 0
+    wait_for(lambda: datetime.now(due.tzinfo) > due + timedelta(seconds=1), what="the instant")
+    assert not ran_since(marker, armed)
+    runs = [r for r in runner.db_runs() if r["scheduled_at"] == dt_to_us(due)]
+    assert sorted(r["job"] for r in runs) == ["c0", "c1", "c2"], runner.diagnose()
+    assert all(r["status"] == "cancelled" and "never ran" in r["reason"] for r in runs), runs
+    assert all(r["pid"] is None for r in runs)
 
 
 def test_kill_9_of_the_runner_while_armed_runs_no_command(e2e: E2E) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cronpy.model import Job, LaunchRequest
+from cronpy.model import Job, LaunchRequest, Status
 from cronpy.model.launch import ArmRequest
 from cronpy.runtime.prearming import LEAD, Prearming
 from cronpy.runtime.scheduler import Scheduler
@@ -62,11 +62,12 @@ class FakePrearmer:
         return len(gone)
 
     def release(
-        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], None] = lambda: None
+        self, reqs: Sequence[LaunchRequest], until_due: Callable[[], bool] = lambda: True
     ) -> dict[int, int]:
         assert callable(self.now)
         self.release_called_at.append(self.now())  # after the claim
-        until_due()
+        if not until_due():
+            return {}
         self.released_at.append(self.now())
         out = {}
         for req in reqs:
@@ -168,6 +169,49 @@ def test_a_held_start_whose_claim_is_refused_waits_for_the_store_without_spinnin
     late = [r for r in h.runs() if r.scheduled_at == due]
     assert sorted(r.job for r in late) == ["a", "b"]  # each once, late, claimed as usual
     assert all(r.started_at is not None and r.started_at > due for r in late)
+
+
+def test_an_instant_where_a_run_may_end_first_is_decided_at_the_instant(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    h.launcher.durations["a"] = 9.97  # a's 00:00:10 run ends at 00:00:19.97, under forbid
+    h.run_until(utc("2026-03-02T00:00:19.5Z"))
+    assert list(h.prearmer.armed) == [("b", utc("2026-03-02T00:00:20Z"))]
+    wakes: list[datetime] = []
+    while h.clock.now() < utc("2026-03-02T00:00:20.5Z") and len(wakes) < 10:
+        nxt = min(t for t in (h.core.next_wakeup(), h.launcher.next_end()) if t)
+        wakes.append(nxt)
+        h.clock.set(max(nxt, h.clock.now()))
+        h.core.tick()
+    # not decided at 19.95 (a would have been skipped as still running); once a ended, b's
+    # instant was decided ahead again, at once, and not in a loop
+    assert wakes[0] == utc("2026-03-02T00:00:19.97Z")  # a's end, not 19.95
+    assert len(wakes) <= 5, wakes
+    twenty = [r for r in h.runs() if r.scheduled_at == utc("2026-03-02T00:00:20Z")]
+    assert sorted(r.job for r in twenty) == ["a", "b"]
+    assert all(r.status is not Status.SKIPPED and r.started_at is not None for r in twenty)
+
+
+def test_a_stop_signal_while_waiting_for_the_instant_starts_nothing(tmp_path: Path) -> None:
+    h = PrearmHarness(tmp_path)
+    due = utc("2026-03-02T00:00:10Z")
+    h.at("00:00:09")
+    stop = False
+
+    def sigterm_meanwhile(seconds: float) -> None:
+        nonlocal stop
+        h.clock.advance(seconds / 2)
+        stop = True  # SIGTERM lands while the claimed batch waits for its instant
+        h.clock.advance(seconds / 2)
+
+    h.core.sleep = sigterm_meanwhile
+    h.core.stop_requested = lambda: stop
+    h.clock.set(due - LEAD)
+    h.core.tick()
+    assert not h.prearmer.released and not h.launcher.started
+    runs = h.runs()
+    assert [str(r.status) for r in runs] == ["cancelled", "cancelled"]
+    assert all("never ran" in (r.reason or "") and r.pid is None for r in runs)
+    assert sorted(name for name, _ in h.prearmer.dropped) == ["a", "b"]  # killed unrun
 
 
 def test_a_pause_between_arm_and_due_drops_the_held_start_and_records_the_skip(
