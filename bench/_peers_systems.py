@@ -37,7 +37,7 @@ class Job:
     out: Path  # the file the job appends "NAME EPOCH" to
 
     def command(self, cron_escape: bool = False) -> str:
-        # The child's own clock: dash execs `date` directly, nothing else runs before it.
+        # The child's own clock: dash forks `date` (vfork + execve), which reads the time.
         fmt = f"{self.name} %s.%N"
         if cron_escape:  # in a crontab an unescaped % ends the command
             fmt = fmt.replace("%", "\\%")

@@ -6,10 +6,11 @@ that refuses writes never stops the schedule), claiming a batch of starts in one
 before any of their commands starts, creating log directories, spawning, pruning log files,
 and the fault points of the crash tests. It decides nothing about jobs.
 
-Its ~410-line class applies thirteen kinds of action plus the claims, spawns (or releases of
-pre-armed processes), control reads and the shared store's heartbeat; each is a few lines
-against the store or the launcher, and keeping them in one place is what makes "effects never
-decide" checkable in one reading. Which starts to hold ahead is runtime/prearming.py's.
+Its ~450-line class applies thirteen kinds of action plus the claims, spawns (or releases of
+pre-armed processes, waiting for their instant), control reads and the shared store's
+heartbeat; each is a few lines against the store or the launcher, and keeping them in one
+place is what makes "effects never decide" checkable in one reading. Which starts to hold
+ahead, and when to decide them, is runtime/prearming.py's.
 """
 
 from __future__ import annotations
