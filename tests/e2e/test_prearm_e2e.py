@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -143,15 +143,19 @@ def test_sigterm_after_the_claim_and_before_the_instant_runs_no_command(e2e: E2E
         f'[jobs.c{i}]\nschedule = "*/10 * * * * *"\ncommand = "date +%s.%N >> {marker}"\n'
         for i in range(3)
     )
-    runner = e2e.start('[cronpy]\nprearm = "6s"\n' + jobs)
-    due, armed = armed_ahead(runner, 4.0)
-    wait_for(lambda: len(held(e2e, "c0")) == 1, what="c0 held")
-    while (left := due.timestamp() - 0.020 - time.time()) > 0:
-        time.sleep(min(left, 0.5))
-    assert runner.stop() == 0
-    wait_for(lambda: datetime.now(due.tzinfo) > due + timedelta(seconds=1), what="the instant")
-    assert not ran_since(marker, armed)
-    runs = [r for r in runner.db_runs() if r["scheduled_at"] == dt_to_us(due)]
+    for _attempt in range(3):  # a runner that woke 30 ms late is stopped before its claim
+        runner = e2e.start('[cronpy]\nprearm = "6s"\n' + jobs)
+        due, armed = armed_ahead(runner, 4.0)
+        wait_for(lambda: len(held(e2e, "c0")) == 1, what="c0 held")
+        while (left := due.timestamp() - 0.020 - time.time()) > 0:
+            time.sleep(min(left, 0.5))
+        assert runner.stop() == 0
+        while datetime.now(UTC) < due + timedelta(seconds=1):  # the instant has passed
+            time.sleep(0.1)
+        assert not ran_since(marker, armed)  # whenever the signal landed: nothing ran
+        runs = [r for r in runner.db_runs() if r["scheduled_at"] == dt_to_us(due)]
+        if runs:
+            break
     assert sorted(r["job"] for r in runs) == ["c0", "c1", "c2"], runner.diagnose()
     assert all(r["status"] == "cancelled" and "never ran" in r["reason"] for r in runs), runs
     assert all(r["pid"] is None for r in runs)
