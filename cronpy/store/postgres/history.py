@@ -13,7 +13,7 @@ import psycopg
 
 from cronpy.model import Claim, Run, Status, Trigger
 from cronpy.model.run import OVERLAP_ELSEWHERE
-from cronpy.store.imports import IMPORT_COLUMNS, import_values
+from cronpy.store import imports
 from cronpy.store.postgres.rows import RUN_COLUMNS, aware, aware_or_none, run_from_row
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -221,26 +221,6 @@ def prune_runs(
     return paths
 
 
-_IMPORT_MARKS = ", ".join(["%s"] * len(IMPORT_COLUMNS.split(",")))
-
-
 def import_runs(db: Conn, runs: Sequence[Run]) -> int:
     """``Store.import_runs`` in the caller's transaction: how many records were added."""
-    added = 0
-    for r in runs:
-        if (
-            r.scheduled_at is None
-            and db.execute(
-                "SELECT 1 FROM runs WHERE job = %s AND scheduled_at IS NULL"
-                " AND started_at IS NOT DISTINCT FROM %s",
-                (r.job, aware_or_none(r.started_at)),
-            ).fetchone()
-        ):
-            continue  # no occurrence to be unique on: the same start, copied before
-        row = db.execute(
-            f"INSERT INTO runs ({IMPORT_COLUMNS}) VALUES ({_IMPORT_MARKS})"
-            " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
-            import_values(r, aware_or_none),
-        ).fetchone()
-        added += row is not None
-    return added
+    return imports.import_runs(db, runs, aware_or_none, "%s", "IS NOT DISTINCT FROM")

@@ -11,7 +11,7 @@ from typing import Any
 
 from cronpy.model import Claim, Run, Status, Trigger
 from cronpy.model.run import OVERLAP_ELSEWHERE
-from cronpy.store.imports import IMPORT_COLUMNS, import_values
+from cronpy.store import imports
 from cronpy.store.sqlite.rows import RUN_COLUMNS, run_from_row, to_us, to_us_or_none
 
 # In an upsert: move the job's cursor forward to the one given (excluded.cursor), never back.
@@ -196,25 +196,6 @@ def prune_runs(
     return paths
 
 
-_IMPORT_MARKS = ", ".join(["?"] * len(IMPORT_COLUMNS.split(",")))
-
-
 def import_runs(db: sqlite3.Connection, runs: Sequence[Run]) -> int:
     """``Store.import_runs`` in the caller's transaction: how many records were added."""
-    added = 0
-    for r in runs:
-        if (
-            r.scheduled_at is None
-            and db.execute(
-                "SELECT 1 FROM runs WHERE job = ? AND scheduled_at IS NULL AND started_at IS ?",
-                (r.job, to_us_or_none(r.started_at)),
-            ).fetchone()
-        ):
-            continue  # no occurrence to be unique on: the same start, copied before
-        row = db.execute(
-            f"INSERT INTO runs ({IMPORT_COLUMNS}) VALUES ({_IMPORT_MARKS})"
-            " ON CONFLICT (job, scheduled_at, attempt) DO NOTHING RETURNING id",
-            import_values(r, to_us_or_none),
-        ).fetchone()
-        added += row is not None
-    return added
+    return imports.import_runs(db, runs, to_us_or_none, "?", "IS")
