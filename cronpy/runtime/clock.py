@@ -9,6 +9,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+# Seconds late out of a sleep, or spent in one step that takes milliseconds (starting a
+# process), that count as a stall (SIGSTOP, starvation) rather than jitter.
+STALL_AFTER = 2.0
+
 
 class SystemClock:
     def now(self) -> datetime:

@@ -22,7 +22,7 @@ from cronpy.launch.leftovers import kill_leftovers
 from cronpy.model import JobFile, Smtp
 from cronpy.model.run import RELOAD_REJECTED
 from cronpy.notify.hooks import JobHooks, log_hook_outcomes
-from cronpy.runtime.clock import SystemClock
+from cronpy.runtime.clock import STALL_AFTER, SystemClock
 from cronpy.runtime.daemon import reopen_log
 from cronpy.runtime.eventlog import EventLog
 from cronpy.runtime.fleet import Fleet, file_hash
@@ -50,7 +50,6 @@ from cronpy.runtime.walltimer import make_wall_timer
 from cronpy.store import open_store
 
 MAX_SOCKET_PATH = 107  # sun_path is 108 bytes with its terminating NUL
-STALL_AFTER = 2.0  # seconds late out of select that count as a stall, not scheduling jitter
 
 
 class Runner:

@@ -11,7 +11,7 @@ processes (``Scheduler._start``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from cronpy.engine.actions import Start
@@ -20,6 +20,7 @@ from cronpy.engine.engine import Engine
 from cronpy.interfaces import Clock, Prearmer
 from cronpy.model import Trigger
 from cronpy.model.launch import ArmRequest
+from cronpy.runtime.clock import STALL_AFTER
 from cronpy.runtime.fleet import Fleet
 
 # How long before a held instant the engine decides it and the starts are claimed: the
@@ -39,6 +40,7 @@ class Prearming:
         log: Log,
         run_env: Mapping[str, str] | None,
         fleet: Fleet | None,
+        on_stall: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self.prearmer = prearmer
         self.engine = engine
@@ -47,6 +49,7 @@ class Prearming:
         self.env = {**(run_env or {}), "CRONPY_TRIGGER": str(Trigger.SCHEDULE)}
         self.fleet = fleet
         self._armed_until: datetime | None = None
+        self.on_stall = on_stall  # it was stopped while arming: what fell due then is missed
 
     @property
     def window(self) -> timedelta:
@@ -111,8 +114,11 @@ class Prearming:
                 continue
             if self.clock.now() >= at - ARM_MARGIN:
                 break  # the rest start at the due instant, unheld
+            before = self.clock.monotonic()
             if prearmer.arm(ArmRequest(job, at, self.env)):
                 new.append(at)
+            if (took := self.clock.monotonic() - before) > STALL_AFTER:  # it takes ms
+                self.on_stall(took)
         if new:
             took = (self.clock.now() - now).total_seconds()
             self.log("prearmed", runs=len(new), due=min(new).isoformat(), took=round(took, 3))

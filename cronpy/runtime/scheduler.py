@@ -59,6 +59,7 @@ from cronpy.model import (
 )
 from cronpy.runtime import faults
 from cronpy.runtime.backlog import RETRY_EVERY, WriteBacklog
+from cronpy.runtime.clock import STALL_AFTER
 from cronpy.runtime.fleet import HANDOFF, Fleet
 from cronpy.runtime.prearming import Prearming
 
@@ -108,7 +109,9 @@ class Scheduler:
             shared=fleet is not None,
         )
         if prearmer is not None:  # starts held ahead of their due instant
-            self.prearming = Prearming(prearmer, self.engine, clock, self.log, run_env, fleet)
+            self.prearming = Prearming(
+                prearmer, self.engine, clock, self.log, run_env, fleet, on_stall=self.stalled
+            )
         self.on_degraded: Callable[[str | None], None] = lambda note: None
         self.on_reload: Callable[[], str] = lambda: "reload is not supported here"
         self.observer: Observer | None = None
@@ -174,7 +177,11 @@ class Scheduler:
 
     def _wait_for(self, instant: datetime) -> None:
         if (left := (instant - self.clock.now()).total_seconds()) > 0:
+            before = self.clock.monotonic()
             self.sleep(left)
+            # a SIGSTOP during this wait is a stall, as one in the loop's select is
+            if (overslept := self.clock.monotonic() - before - left) > STALL_AFTER:
+                self.stalled(overslept)
 
     def reload(self, job_file: JobFile) -> None:
         now = self.clock.now()

@@ -39,6 +39,7 @@ class FakePrearmer:
     release_called_at: list[datetime] = field(default_factory=list)
     released_at: list[datetime] = field(default_factory=list)
     refuse: set[str] = field(default_factory=set)  # jobs that cannot be held
+    stopped_in_arm: Callable[[], None] | None = None  # a SIGSTOP while the next one arms
     now: object = None
     _pids: itertools.count[int] = field(default_factory=lambda: itertools.count(5000))
 
@@ -50,6 +51,9 @@ class FakePrearmer:
         assert callable(self.now)
         if req.job.name in self.refuse:
             return False
+        if self.stopped_in_arm is not None:
+            stop, self.stopped_in_arm = self.stopped_in_arm, None
+            stop()
         self.armed_reqs[req.key] = req
         self.arms.append((*req.key, self.now()))
         return True
@@ -84,12 +88,14 @@ class PrearmHarness(Harness):
     def __init__(self, tmp_path: Path, toml: str = JOBS) -> None:
         self.prearmer = FakePrearmer()
         super().__init__(tmp_path, toml, START)
-        self.prearmer.now = self.clock.now
 
     def _core(self, boot_id: str) -> Scheduler:
         core = super()._core(boot_id)
+        self.prearmer.now = self.clock.now
         # the harness builds it without one; the runner passes its launcher
-        core.prearming = Prearming(self.prearmer, core.engine, self.clock, self._log, None, None)
+        core.prearming = Prearming(
+            self.prearmer, core.engine, self.clock, self._log, None, None, on_stall=core.stalled
+        )
         return core
 
     def at(self, text: str) -> None:
@@ -212,6 +218,34 @@ def test_a_stop_signal_while_waiting_for_the_instant_starts_nothing(tmp_path: Pa
     assert [str(r.status) for r in runs] == ["cancelled", "cancelled"]
     assert all("never ran" in (r.reason or "") and r.pid is None for r in runs)
     assert sorted(name for name, _ in h.prearmer.dropped) == ["a", "b"]  # killed unrun
+
+
+def test_a_sigstop_while_waiting_for_a_held_instant_is_a_stall(tmp_path: Path) -> None:
+    every_2s = JOBS.replace("*/10 * * * * *", "*/2 * * * * *") + '[defaults]\noverlap = "allow"\n'
+    h = PrearmHarness(tmp_path, every_2s)
+    due = utc("2026-03-02T00:00:04Z")
+    assert sorted(h.prearmer.armed) == [("a", due), ("b", due)]
+    h.core.sleep = lambda seconds: h.clock.advance(seconds + 6)  # stopped 6 s in the wait
+    h.clock.set(due - LEAD)
+    h.core.tick()
+    assert [f for e, f in h.events if e == "stalled"], "a stop in the wait must count as a stall"
+    h.core.sleep = h.clock.advance
+    h.run_until(utc("2026-03-02T00:00:13Z"))
+    missed = [r for r in h.runs("a") if r.status is Status.MISSED]
+    assert len(missed) == 1 and "runner stalled for" in (missed[0].reason or ""), missed
+    assert missed[0].missed_count is not None and missed[0].missed_count >= 2
+
+
+def test_a_sigstop_while_arming_is_a_stall(tmp_path: Path) -> None:
+    every_2s = JOBS.replace("*/10 * * * * *", "*/2 * * * * *") + '[defaults]\noverlap = "allow"\n'
+    h = PrearmHarness(tmp_path, every_2s)
+    h.run_until(utc("2026-03-02T00:00:04Z"))  # 04 released; 06 armed next, at 05
+    h.prearmer.stopped_in_arm = lambda: h.clock.advance(7)
+    h.run_until(utc("2026-03-02T00:00:05.5Z"))
+    assert [f for e, f in h.events if e == "stalled"], "a stop while arming must count as a stall"
+    h.run_until(utc("2026-03-02T00:00:20Z"))
+    missed = [r for r in h.runs("a") if r.status is Status.MISSED]
+    assert len(missed) == 1 and "runner stalled for" in (missed[0].reason or ""), missed
 
 
 def test_a_pause_between_arm_and_due_drops_the_held_start_and_records_the_skip(
