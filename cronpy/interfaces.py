@@ -129,8 +129,9 @@ class Prearmer(Protocol):
 
     def release(
         self, reqs: Sequence[LaunchRequest], until_due: Callable[[], bool] = ...
-    ) -> dict[int, int]:
-        """Release the held processes of these claimed runs once ``until_due`` returns True."""
+    ) -> dict[int, int] | None:
+        """Release the held processes of these claimed runs once ``until_due`` returns True
+        (run id to pid); None, releasing none, when it returns False."""
         ...
 
 

@@ -16,7 +16,7 @@ A job's run writes its output to a log and ends as an ``Outcome`` for its histor
 record. An ``on_*`` hook keeps only its output's tail in memory and ends as a
 ``HookOutcome`` for the event log; ``running`` counts runs only, never hooks.
 
-At ~520 lines it is over the project's guideline. Pre-armed starts (``arm``, ``release``,
+At ~530 lines it is over the project's guideline. Pre-armed starts (``arm``, ``release``,
 ``disarm``: ~100 lines) stay in this class on purpose: a held process is an ordinary child
 (pidfd, output pipe, cgroup, deadline) that release hands to the run table, and splitting
 them out would mean a second owner of those, reaching into this one's private state. The
@@ -168,11 +168,12 @@ class Launcher:
 
     def release(
         self, reqs: Sequence[LaunchRequest], until_due: Callable[[], bool] = lambda: True
-    ) -> dict[int, int]:
+    ) -> dict[int, int] | None:
         """Let the held processes of these claimed runs run their commands, all at once,
-        once ``until_due`` returns (it waits for the due instant; False: release none, they
-        stay held to be dropped); run id to pid of those released (start the others with
-        ``start``). A run's timeout counts from then."""
+        once ``until_due`` returns; run id to pid of those released (start the others with
+        ``start``). A run's timeout counts from then. None when ``until_due`` says False
+        (after waiting for the due instant): none is released, and they stay held to be
+        dropped."""
         picked: list[tuple[LaunchRequest, prearm.Held]] = []
         for req in reqs:
             if req.scheduled_at is None:
@@ -188,7 +189,7 @@ class Launcher:
                 with contextlib.suppress(OSError):  # the instant: 200 renames took ~15 ms
                     held.child.cgroup = cgroup.rename(cgroup.with_name(f"run-{req.run_id}"))
         if not until_due():
-            return {}
+            return None
         opened = [(req, held) for req, held in picked if prearm.open_gate(held, req.run_id)]
         now = self._monotonic()
         for _, held in picked:

@@ -428,21 +428,18 @@ class Scheduler:
             for start, run_id in zip(starts, run_ids, strict=True)
             if self.engine.claimed(start, run_id, now) and run_id is not None
         ]
-        go_on = True
 
         def until_due() -> bool:  # nothing starts before its instant, nor after a stop signal
-            nonlocal go_on
             self._wait_for(now)
-            go_on = not self.stop_requested()
-            return go_on
+            return not self.stop_requested()
 
-        released: dict[int, int] = {}
+        released: dict[int, int] | None = {}
         if self.prearming is not None and go:  # their held processes run their commands now
             released = self.prearming.prearmer.release([req for _, req in go], until_due)
-        else:
-            until_due()
+        elif not until_due():
+            released = None
         released_at = self.clock.now()
-        if not go_on:
+        if released is None:
             for start, req in go:  # claimed, never started: ended as a shutdown ends runs
                 self.engine.spawned(start, req.run_id, self._stopped(req), released_at, now)
             return

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from cronpy.model import Job, LaunchRequest, Status
+from cronpy.model import Job, LaunchRequest, Run, Status
 from cronpy.model.launch import ArmRequest
 from cronpy.runtime.prearming import LEAD, Prearming
 from cronpy.runtime.scheduler import Scheduler
@@ -28,6 +28,8 @@ command = "true"
 schedule = "*/10 * * * * *"
 command = "true"
 """
+
+EVERY_2S = JOBS.replace("*/10 * * * * *", "*/2 * * * * *") + '[defaults]\noverlap = "allow"\n'
 
 
 @dataclass
@@ -67,11 +69,11 @@ class FakePrearmer:
 
     def release(
         self, reqs: Sequence[LaunchRequest], until_due: Callable[[], bool] = lambda: True
-    ) -> dict[int, int]:
+    ) -> dict[int, int] | None:
         assert callable(self.now)
         self.release_called_at.append(self.now())  # after the claim
         if not until_due():
-            return {}
+            return None
         self.released_at.append(self.now())
         out = {}
         for req in reqs:
@@ -220,9 +222,15 @@ def test_a_stop_signal_while_waiting_for_the_instant_starts_nothing(tmp_path: Pa
     assert sorted(name for name, _ in h.prearmer.dropped) == ["a", "b"]  # killed unrun
 
 
+def missed_for_the_stall(h: PrearmHarness) -> Run:
+    """a's one `missed` record, which must say the runner stalled."""
+    missed = [r for r in h.runs("a") if r.status is Status.MISSED]
+    assert len(missed) == 1 and "runner stalled for" in (missed[0].reason or ""), missed
+    return missed[0]
+
+
 def test_a_sigstop_while_waiting_for_a_held_instant_is_a_stall(tmp_path: Path) -> None:
-    every_2s = JOBS.replace("*/10 * * * * *", "*/2 * * * * *") + '[defaults]\noverlap = "allow"\n'
-    h = PrearmHarness(tmp_path, every_2s)
+    h = PrearmHarness(tmp_path, EVERY_2S)
     due = utc("2026-03-02T00:00:04Z")
     assert sorted(h.prearmer.armed) == [("a", due), ("b", due)]
     h.core.sleep = lambda seconds: h.clock.advance(seconds + 6)  # stopped 6 s in the wait
@@ -231,21 +239,18 @@ def test_a_sigstop_while_waiting_for_a_held_instant_is_a_stall(tmp_path: Path) -
     assert [f for e, f in h.events if e == "stalled"], "a stop in the wait must count as a stall"
     h.core.sleep = h.clock.advance
     h.run_until(utc("2026-03-02T00:00:13Z"))
-    missed = [r for r in h.runs("a") if r.status is Status.MISSED]
-    assert len(missed) == 1 and "runner stalled for" in (missed[0].reason or ""), missed
-    assert missed[0].missed_count is not None and missed[0].missed_count >= 2
+    missed = missed_for_the_stall(h)
+    assert missed.missed_count is not None and missed.missed_count >= 2
 
 
 def test_a_sigstop_while_arming_is_a_stall(tmp_path: Path) -> None:
-    every_2s = JOBS.replace("*/10 * * * * *", "*/2 * * * * *") + '[defaults]\noverlap = "allow"\n'
-    h = PrearmHarness(tmp_path, every_2s)
+    h = PrearmHarness(tmp_path, EVERY_2S)
     h.run_until(utc("2026-03-02T00:00:04Z"))  # 04 released; 06 armed next, at 05
     h.prearmer.stopped_in_arm = lambda: h.clock.advance(7)
     h.run_until(utc("2026-03-02T00:00:05.5Z"))
     assert [f for e, f in h.events if e == "stalled"], "a stop while arming must count as a stall"
     h.run_until(utc("2026-03-02T00:00:20Z"))
-    missed = [r for r in h.runs("a") if r.status is Status.MISSED]
-    assert len(missed) == 1 and "runner stalled for" in (missed[0].reason or ""), missed
+    missed_for_the_stall(h)
 
 
 def test_a_pause_between_arm_and_due_drops_the_held_start_and_records_the_skip(
