@@ -7,7 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -72,21 +72,17 @@ def test_a_job_after_parents_ending_on_different_runners_runs_once_per_pair(
 
 
 def test_a_retry_whose_planner_was_killed_starts_on_the_other_runner_once(fleet: Fleet) -> None:
-    due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
-    fleet.e2e.write_jobs(
-        '[cronpy]\nshutdown_grace = "2s"\n[jobs.flaky]\nat = ["'
-        + due.strftime("%Y-%m-%dT%H:%M:%S")
-        + '+00:00"]\n'
+    fleet.write_once_in_4s(
+        "flaky",
         # fails on its first attempt only
-        f'command = "echo $CRONPY_ATTEMPT >> {fleet.out}/flaky; test $CRONPY_ATTEMPT -ge 2"\n'
-        'retry = { attempts = 3, backoff = "constant", delay = "4s" }\n'
+        f"echo $CRONPY_ATTEMPT >> {fleet.out}/flaky; test $CRONPY_ATTEMPT -ge 2",
+        '{ attempts = 3, backoff = "constant", delay = "4s" }',
     )
     fleet.start(2)
     wait_for(lambda: fleet.rows("SELECT 1 FROM retries WHERE job = 'flaky'"), 30, "a retry")
     ((planner,),) = fleet.rows("SELECT runner_id FROM runs WHERE job = 'flaky' AND attempt = 1")
     ((retry_due,),) = fleet.rows("SELECT due_at FROM retries WHERE job = 'flaky'")
-    registered = dict(fleet.rows("SELECT id, pid FROM runners"))
-    doomed = next(r for r in fleet.runners if r.pid == registered[planner])
+    doomed = fleet.runner(planner)
     doomed.send(signal.SIGKILL)  # before the retry is due: it lived in the planner's memory
     doomed.wait_exit()
     assert datetime.now(UTC) < retry_due  # type: ignore[operator]

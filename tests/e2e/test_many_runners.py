@@ -54,6 +54,20 @@ class Fleet:
         with psycopg.connect(self.url, autocommit=True) as db:
             return db.execute(sql, params).fetchall()
 
+    def write_once_in_4s(self, job: str, command: str, retry: str) -> None:
+        """A job file with ``job`` due once, 4 s from now, with ``retry``."""
+        due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
+        self.e2e.write_jobs(
+            f'[cronpy]\nshutdown_grace = "2s"\n[jobs.{job}]\n'
+            f'at = ["{due.strftime("%Y-%m-%dT%H:%M:%S")}+00:00"]\n'
+            f"command = {json.dumps(command)}\nretry = {retry}\n"
+        )
+
+    def runner(self, runner_id: object) -> Runner:
+        """The runner process that registered as ``runner_id`` in the store."""
+        registered = dict(self.rows("SELECT id, pid FROM runners"))
+        return next(r for r in self.runners if r.pid == registered[runner_id])
+
     def starts(self) -> Counter[str]:
         """How often each occurrence (job and due time) started, by the jobs' own account."""
         return Counter(
@@ -100,21 +114,17 @@ def test_three_runners_start_each_occurrence_once_and_share_the_work(fleet: Flee
 
 
 def test_a_killed_runners_run_is_lost_then_retried_on_another(fleet: Fleet) -> None:
-    due = (datetime.now(UTC) + timedelta(seconds=4)).replace(microsecond=0)
-    fleet.e2e.write_jobs(
-        '[cronpy]\nshutdown_grace = "2s"\n[jobs.long]\nat = ["'
-        + due.strftime("%Y-%m-%dT%H:%M:%S")
-        + '+00:00"]\n'
-        f'command = "echo $CRONPY_ATTEMPT >> {fleet.out}/long; sleep 30"\n'
-        'retry = { attempts = 2, backoff = "constant", delay = "1s" }\n'
+    fleet.write_once_in_4s(
+        "long",
+        f"echo $CRONPY_ATTEMPT >> {fleet.out}/long; sleep 30",
+        '{ attempts = 2, backoff = "constant", delay = "1s" }',
     )
     fleet.start(2)
     # started (a pid), not only claimed: a pre-armed run is claimed ~50 ms before its release
     started = "SELECT id, runner_id FROM runs WHERE status = 'running' AND pid IS NOT NULL"
     wait_for(lambda: fleet.rows(started), 20, "a running run")
     ((run_id, holder),) = fleet.rows(started)
-    registered = dict(fleet.rows("SELECT id, pid FROM runners"))
-    doomed = next(r for r in fleet.runners if r.pid == registered[holder])
+    doomed = fleet.runner(holder)
     killed_at = time.monotonic()
     doomed.send(signal.SIGKILL)
     doomed.wait_exit()
